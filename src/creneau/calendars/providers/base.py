@@ -1,0 +1,176 @@
+"""The contract every calendar provider implements.
+
+A provider speaks one wire protocol (CalDAV, Google Calendar v3, Microsoft Graph, EWS) for ONE connected
+account. It knows nothing of our tables: the sync engine (``calendars/sync.py``) hands it a cursor and the
+etags it already holds, and stores what comes back. Every method may raise only the ``ProviderError`` tree of
+``creneau.errors``; library exceptions are translated inside the provider.
+
+Events cross this boundary as iCalendar text (one VCALENDAR per remote object, with its VTIMEZONEs). CalDAV
+servers store exactly that; Google and Graph providers render their JSON into it, so that recurrence expansion
+and the busy rules live in one place, ``calendars/ical.py`` (see docs/decisions/0002-icalendar-at-the-boundary.md).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import ClassVar
+
+from creneau.domain.intervals import Interval
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    incremental_sync: bool = True  # pull_changes(cursor=...) returns only what changed
+    push: bool = False  # the server can notify us of changes (Graph subscriptions, Google channels)
+    live_free_busy: bool = True  # busy_times() asks the server, not our cache
+    native_conferencing: str | None = None  # "google_meet", "teams", or None
+
+
+@dataclass(frozen=True)
+class Connection:
+    """What a provider needs to reach one account. ``secret`` is the decrypted password or token blob."""
+
+    server_url: str
+    username: str
+    secret: str
+    principal_url: str | None = None  # known after the first discovery
+    home_url: str | None = None
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    """What discovery learned about the account."""
+
+    principal_url: str
+    home_url: str
+    display_name: str | None = None
+    email_addresses: tuple[str, ...] = ()  # the owner's addresses, to recognise their PARTSTAT
+    timezone: str | None = None
+
+
+@dataclass(frozen=True)
+class RemoteCalendar:
+    remote_id: str  # CalDAV: the collection URL; Google: calendarId; Graph: calendar id
+    name: str
+    color: str | None = None  # "#rrggbb"
+    read_only: bool = False
+    timezone: str | None = None  # IANA name, when the server says
+
+
+@dataclass(frozen=True)
+class RemoteEvent:
+    remote_id: str  # CalDAV: the object's href; stable across updates
+    etag: str
+    ical: str  # a whole VCALENDAR
+
+
+@dataclass(frozen=True)
+class BadObject:
+    """An object the server returned that cannot be read; sync skips and reports it."""
+
+    remote_id: str
+    reason: str
+
+
+@dataclass
+class ChangeSet:
+    """What changed in one calendar since ``cursor``.
+
+    When ``full`` is true the set is a complete listing: every known object not in ``upserted``,
+    ``unchanged`` or ``bad`` must be deleted locally. ``unchanged`` lists remote ids the provider saw with
+    an etag equal to the one we hold, so they were not downloaded again.
+    """
+
+    cursor: str | None
+    full: bool
+    upserted: list[RemoteEvent] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    bad: list[BadObject] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class EventDraft:
+    """An event we write. ``uid`` is OUR idempotency key: writing the same uid twice yields one event."""
+
+    uid: str
+    summary: str
+    start: datetime
+    end: datetime
+    description: str = ""
+    location: str = ""
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class WrittenEvent:
+    remote_id: str
+    etag: str | None
+
+
+Progress = Callable[[int, int], None]  # (done, total) while a long pull downloads objects
+
+
+class CalendarProvider(abc.ABC):
+    """One connected account, seen through one protocol.
+
+    Implementations must be cheap to construct, must close what they open in :meth:`close`, and raise only
+    ``creneau.errors.ProviderError`` subclasses:
+
+    - ``AuthFailed`` when credentials are refused,
+    - ``ServerUnreachable`` / ``NotCalDAV`` / ``AddressForbidden`` during discovery,
+    - ``SyncCursorInvalid`` when a cursor can no longer be used (the caller then passes ``cursor=None``),
+    - ``RateLimited``, ``TransientProviderError`` for what is worth retrying,
+    - ``PreconditionFailed`` / ``RemoteNotFound`` for writes on changed or missing events.
+    """
+
+    name: ClassVar[str]
+    capabilities: ClassVar[Capabilities] = Capabilities()
+
+    @abc.abstractmethod
+    def discover(self) -> AccountInfo:
+        """Check the credentials and find the account's calendar home."""
+
+    @abc.abstractmethod
+    def list_calendars(self) -> list[RemoteCalendar]:
+        """Every calendar of the account that can hold events (VEVENT)."""
+
+    @abc.abstractmethod
+    def pull_changes(
+        self,
+        calendar_id: str,
+        *,
+        cursor: str | None,
+        known_etags: Mapping[str, str],
+        progress: Progress | None = None,
+    ) -> ChangeSet:
+        """Changes since ``cursor`` (``None``: everything). ``known_etags`` maps remote id to the etag we hold,
+        so a full listing downloads only what differs.
+
+        :raises SyncCursorInvalid: when ``cursor`` expired; call again with ``cursor=None``.
+        """
+
+    @abc.abstractmethod
+    def busy_times(self, calendar_ids: list[str], window: Interval) -> list[RemoteEvent]:
+        """Live read of the events overlapping ``window`` in the given calendars, for a last-second check.
+        The caller expands them with ``calendars/ical.py``."""
+
+    @abc.abstractmethod
+    def create_event(self, calendar_id: str, draft: EventDraft) -> WrittenEvent:
+        """Create ``draft``; if an event with ``draft.uid`` already exists, return it unchanged (idempotent)."""
+
+    @abc.abstractmethod
+    def update_event(
+        self, calendar_id: str, remote_id: str, draft: EventDraft, *, etag: str | None = None
+    ) -> WrittenEvent:
+        """Replace the event. :raises PreconditionFailed: when ``etag`` no longer matches."""
+
+    @abc.abstractmethod
+    def delete_event(self, calendar_id: str, remote_id: str, *, etag: str | None = None) -> None:
+        """Delete the event; deleting one that is already gone is not an error."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""

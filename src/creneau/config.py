@@ -1,0 +1,94 @@
+"""Settings, read once from the environment (prefix ``CRENEAU_``) or a ``.env`` file.
+
+Every setting is documented in ``docs/configuration.md``. Outside ``development`` the app refuses to start
+without a secret key for sessions and one for credentials at rest (see :func:`Settings.check_production`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from creneau.errors import ConfigurationError
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CRENEAU_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    var_dir: Path = Path("var")
+    database_url: str = ""  # empty: SQLite file var/creneau.sqlite3
+
+    # Secrets. session_secret signs the session cookie; secret_keys encrypt credentials at rest
+    # (Fernet keys, comma-separated, the first one encrypts, all of them decrypt: rotation).
+    session_secret: str = ""
+    secret_keys: str = ""
+
+    base_url: str = "http://127.0.0.1:8000"
+    default_locale: Literal["fr", "en"] = "fr"
+    default_timezone: str = "Europe/Paris"
+
+    # Sync window, like Cronofy's.
+    sync_days_back: int = Field(default=42, ge=0, le=3650)
+    sync_days_ahead: int = Field(default=201, ge=1, le=3650)
+    sync_interval_seconds: int = Field(default=300, ge=10)
+    sync_retry_base_seconds: float = Field(default=30.0, gt=0)
+    sync_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    multiget_chunk_size: int = Field(default=100, ge=1, le=1000)
+    http_timeout_seconds: float = Field(default=20.0, gt=0)
+    run_background_jobs: bool = True
+
+    icloud_caldav_url: str = "https://caldav.icloud.com"
+    # Networks a user-typed server URL may resolve into although they are private (e.g. "127.0.0.0/8").
+    allowed_private_networks: list[str] = Field(default_factory=list)
+
+    login_max_attempts: int = Field(default=5, ge=1)
+    login_window_seconds: int = Field(default=300, ge=1)
+
+    @field_validator("allowed_private_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("allowed_private_networks")
+    @classmethod
+    def _check_networks(cls, value: list[str]) -> list[str]:
+        for net in value:
+            ipaddress.ip_network(net, strict=False)
+        return value
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment == "development"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.var_dir / 'creneau.sqlite3').resolve()}"
+
+    def check_production(self) -> None:
+        """:raises ConfigurationError: when a secret is missing outside development."""
+        if self.is_development:
+            return
+        missing = [name for name in ("session_secret", "secret_keys") if not getattr(self, name)]
+        if missing:
+            names = ", ".join(f"CRENEAU_{n.upper()}" for n in missing)
+            raise ConfigurationError(
+                f"{names} must be set outside development (CRENEAU_ENVIRONMENT={self.environment}); "
+                "see docs/configuration.md for how to generate them"
+            )
+        if len(self.session_secret) < 32:
+            raise ConfigurationError("CRENEAU_SESSION_SECRET must be at least 32 characters long")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,100 @@
+"""One exception tree for creneau.
+
+::
+
+    CreneauError
+    ├── ConfigurationError            bad or missing settings; the app refuses to start
+    ├── NotFound                      no such object *for this researcher* (the web layer answers 404)
+    ├── ValidationFailed              input we refuse, with the field it concerns
+    ├── TooManyAttempts               rate limit on sign-in
+    └── ProviderError                 anything a calendar server did or did not do
+        ├── AuthFailed                the server refused the credentials (401/403 on login)
+        │   └── AuthExpired           a previously working account is refused now: "reconnect needed"
+        ├── ServerUnreachable         DNS failure, refused connection, TLS error, timeout
+        ├── NotCalDAV                 the URL answers, but not as a CalDAV server
+        ├── AddressForbidden          the URL resolves to a network we refuse to reach (SSRF guard)
+        ├── RateLimited(retry_after)  429 / 503 with Retry-After
+        ├── PreconditionFailed        an etag / If-Match no longer matches
+        ├── RemoteNotFound            the calendar or event is gone on the server
+        ├── SyncCursorInvalid         the sync token expired or is invalid: resync from scratch
+        └── TransientProviderError    5xx and other failures worth retrying later
+
+Provider modules translate their library's exceptions into this tree at the boundary; nothing outside
+``calendars/providers/`` sees httpx or lxml errors. ``web/errors.py`` maps the tree to HTTP statuses.
+"""
+
+from __future__ import annotations
+
+
+class CreneauError(Exception):
+    """Base of every error creneau raises on purpose."""
+
+
+class ConfigurationError(CreneauError):
+    pass
+
+
+class NotFound(CreneauError):
+    pass
+
+
+class ValidationFailed(CreneauError):
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class TooManyAttempts(CreneauError):
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ProviderError(CreneauError):
+    """A calendar server failed us. ``code`` is a stable key the pages translate into a message."""
+
+    code = "provider_error"
+
+
+class AuthFailed(ProviderError):
+    code = "auth_failed"
+
+
+class AuthExpired(AuthFailed):
+    code = "auth_expired"
+
+
+class ServerUnreachable(ProviderError):
+    code = "unreachable"
+
+
+class NotCalDAV(ProviderError):
+    code = "not_caldav"
+
+
+class AddressForbidden(ProviderError):
+    code = "address_forbidden"
+
+
+class RateLimited(ProviderError):
+    code = "rate_limited"
+
+    def __init__(self, message: str = "rate limited", *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PreconditionFailed(ProviderError):
+    code = "precondition_failed"
+
+
+class RemoteNotFound(ProviderError):
+    code = "remote_not_found"
+
+
+class SyncCursorInvalid(ProviderError):
+    code = "sync_cursor_invalid"
+
+
+class TransientProviderError(ProviderError):
+    code = "transient"

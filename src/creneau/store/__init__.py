@@ -1,0 +1,1 @@
+"""Storage: engine and session, ORM models, Alembic migrations. Used by services, never by domain/ or providers."""

@@ -1,0 +1,169 @@
+"""ORM models. One row per researcher, connected account (Cronofy's "profile"), calendar, synced event,
+busy occurrence and per-calendar sync state. Deleting an account cascades to everything below it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from creneau.store.types import UTCDateTime
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Researcher(Base):
+    __tablename__ = "researchers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(200))
+    locale: Mapped[str | None] = mapped_column(String(8), default=None)
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Paris")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+
+    accounts: Mapped[list[CalendarAccount]] = relationship(
+        back_populates="researcher", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class ApiToken(Base):
+    """A personal API token; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    researcher_id: Mapped[int] = mapped_column(ForeignKey("researchers.id", ondelete="CASCADE"), index=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+
+
+class LoginAttempt(Base):
+    """Failed sign-ins, for rate limiting across processes."""
+
+    __tablename__ = "login_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(400), index=True)  # "email:<address>" or "ip:<address>"
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc, index=True)
+
+
+class CalendarAccount(Base):
+    """One connected account of one provider (Cronofy: a profile)."""
+
+    __tablename__ = "calendar_accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    researcher_id: Mapped[int] = mapped_column(ForeignKey("researchers.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(32))  # registry kind: "caldav", "icloud", ...
+    display_name: Mapped[str] = mapped_column(String(300))
+    server_url: Mapped[str] = mapped_column(String(2000))
+    username: Mapped[str] = mapped_column(String(320))
+    principal_url: Mapped[str | None] = mapped_column(String(2000), default=None)
+    home_url: Mapped[str | None] = mapped_column(String(2000), default=None)
+    owner_addresses: Mapped[str] = mapped_column(Text, default="")  # newline-separated, lower-case
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Paris")
+    credentials: Mapped[bytes] = mapped_column(LargeBinary)  # encrypted with calendars/secrets.py
+
+    # "ok", "syncing", "reconnect_needed", "error"
+    status: Mapped[str] = mapped_column(String(32), default="ok")
+    status_detail: Mapped[str] = mapped_column(Text, default="")
+    sync_done: Mapped[int] = mapped_column(Integer, default=0)
+    sync_total: Mapped[int] = mapped_column(Integer, default=0)
+    last_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    next_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+
+    researcher: Mapped[Researcher] = relationship(back_populates="accounts")
+    calendars: Mapped[list[Calendar]] = relationship(
+        back_populates="account", cascade="all, delete-orphan", passive_deletes=True, order_by="Calendar.name"
+    )
+
+
+class Calendar(Base):
+    __tablename__ = "calendars"
+    __table_args__ = (UniqueConstraint("account_id", "remote_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("calendar_accounts.id", ondelete="CASCADE"), index=True, nullable=False
+    )
+    remote_id: Mapped[str] = mapped_column(String(2000))
+    name: Mapped[str] = mapped_column(String(300))
+    color: Mapped[str | None] = mapped_column(String(16), default=None)
+    read_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    timezone: Mapped[str | None] = mapped_column(String(64), default=None)
+    check_conflicts: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+
+    account: Mapped[CalendarAccount] = relationship(back_populates="calendars")
+    sync_state: Mapped[CalendarSyncState | None] = relationship(
+        back_populates="calendar", cascade="all, delete-orphan", passive_deletes=True, uselist=False
+    )
+
+
+class CalendarSyncState(Base):
+    """Where the last sync of one calendar left off, and what went wrong."""
+
+    __tablename__ = "calendar_sync_states"
+
+    calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id", ondelete="CASCADE"), primary_key=True)
+    cursor: Mapped[str | None] = mapped_column(Text, default=None)
+    window_start: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    window_end: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    malformed_count: Mapped[int] = mapped_column(Integer, default=0)
+    malformed_detail: Mapped[str] = mapped_column(Text, default="")  # first few "href: reason" lines
+
+    calendar: Mapped[Calendar] = relationship(back_populates="sync_state")
+
+
+class SyncedEvent(Base):
+    """One remote object as last seen, kept whole so occurrences can be re-expanded as the window moves."""
+
+    __tablename__ = "synced_events"
+    __table_args__ = (UniqueConstraint("calendar_id", "remote_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id", ondelete="CASCADE"), index=True)
+    remote_id: Mapped[str] = mapped_column(String(2000))
+    etag: Mapped[str] = mapped_column(String(500))
+    uid: Mapped[str] = mapped_column(String(1000), default="")
+    summary: Mapped[str] = mapped_column(String(1000), default="")
+    ical: Mapped[str] = mapped_column(Text)
+    recurring: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+
+
+class BusyOccurrence(Base):
+    """A time the calendar's owner is busy, expanded from one synced event inside the sync window."""
+
+    __tablename__ = "busy_occurrences"
+    __table_args__ = (Index("ix_busy_calendar_range", "calendar_id", "start", "end"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("synced_events.id", ondelete="CASCADE"), index=True)
+    calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id", ondelete="CASCADE"))
+    start: Mapped[datetime] = mapped_column(UTCDateTime)
+    end: Mapped[datetime] = mapped_column(UTCDateTime)
+    all_day: Mapped[bool] = mapped_column(Boolean, default=False)
