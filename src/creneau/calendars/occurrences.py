@@ -1,0 +1,59 @@
+"""Turning stored events into busy-occurrence rows for the current sync window."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from datetime import tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import delete, insert
+from sqlalchemy.orm import Session
+
+from creneau.calendars import ical
+from creneau.domain.intervals import Interval
+from creneau.store.models import BusyOccurrence, Calendar, SyncedEvent
+
+_CHUNK = 500
+
+
+def calendar_timezone(calendar: Calendar) -> tzinfo:
+    """Floating times are read in the calendar's time zone, else the account's (else UTC)."""
+    for name in (calendar.timezone, calendar.account.timezone):
+        if name:
+            try:
+                return ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                resolved = ical.resolve_tzid(name)
+                if resolved is not None:
+                    return resolved
+    return ZoneInfo("UTC")
+
+
+def owner_addresses(calendar: Calendar) -> frozenset[str]:
+    return frozenset(a for a in calendar.account.owner_addresses.split("\n") if a)
+
+
+def occurrence_rows(
+    event: SyncedEvent,
+    parsed: ical.ParsedObject,
+    *,
+    window: Interval,
+    tz: tzinfo,
+    owners: Collection[str],
+) -> list[dict[str, Any]]:
+    return [
+        {"event_id": event.id, "calendar_id": event.calendar_id, "start": o.start, "end": o.end,
+         "all_day": o.all_day}
+        for o in ical.busy_occurrences(parsed, window=window, default_tz=tz, owner_addresses=owners)
+    ]
+
+
+def replace_occurrences(session: Session, event_ids: list[int], rows: Iterable[dict[str, Any]]) -> int:
+    """Delete the occurrences of ``event_ids`` and insert ``rows`` instead; returns how many were inserted."""
+    for i in range(0, len(event_ids), _CHUNK):
+        session.execute(delete(BusyOccurrence).where(BusyOccurrence.event_id.in_(event_ids[i : i + _CHUNK])))
+    batch = list(rows)
+    for i in range(0, len(batch), _CHUNK):
+        session.execute(insert(BusyOccurrence), batch[i : i + _CHUNK])
+    return len(batch)

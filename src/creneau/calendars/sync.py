@@ -1,0 +1,268 @@
+"""Sync one account: reconcile its calendar list, pull each calendar's changes, store them, set the status.
+
+Each calendar is pulled completely (all downloads done) before anything is written, then applied with its new
+cursor in ONE transaction: a server failing mid-sync leaves the previous consistent state, and the next run
+resumes from the last saved cursor. A refused login puts the account in "reconnect_needed" (its last synced
+busy times keep counting); other failures set "error" and schedule a retry with exponential backoff.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from creneau.calendars import ical
+from creneau.calendars.context import EngineContext
+from creneau.calendars.occurrences import (
+    calendar_timezone,
+    occurrence_rows,
+    owner_addresses,
+    replace_occurrences,
+)
+from creneau.calendars.providers.base import CalendarProvider, ChangeSet, Progress, RemoteCalendar
+from creneau.domain.intervals import Interval
+from creneau.errors import AuthFailed, ProviderError, RateLimited, SyncCursorInvalid
+from creneau.store.models import Calendar, CalendarAccount, CalendarSyncState, SyncedEvent
+
+log = logging.getLogger(__name__)
+MALFORMED_KEPT = 20  # how many "href: reason" lines the Integrations page can show per calendar
+
+
+@dataclass
+class SyncReport:
+    account_id: int
+    status: str = "ok"
+    calendars: int = 0
+    fetched: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    malformed: int = 0
+    full_resyncs: int = 0
+    error: str = ""
+
+
+def sync_account(ctx: EngineContext, *, account_id: int, progress: Progress | None = None) -> SyncReport | None:
+    """Sync every calendar of the account. Returns None when the account does not exist (any more)."""
+    with ctx.sessions() as session, session.begin():
+        account = session.get(CalendarAccount, account_id)
+        if account is None:
+            return None
+        account.status, account.sync_done, account.sync_total = "syncing", 0, 0
+        provider = ctx.provider_for(account)
+    report = SyncReport(account_id=account_id)
+    tracker = _ProgressTracker(ctx, account_id, progress)
+    try:
+        remote_calendars = provider.list_calendars()
+        calendar_ids = _reconcile_calendars(ctx, account_id, remote_calendars)
+        report.calendars = len(calendar_ids)
+        for calendar_id in calendar_ids:
+            _sync_calendar(ctx, provider, calendar_id, report, tracker)
+    except AuthFailed as exc:
+        _finish(ctx, account_id, report, status="reconnect_needed", detail=str(exc))
+    except ProviderError as exc:
+        _finish(ctx, account_id, report, status="error", detail=str(exc), retry_after=_retry_after(exc))
+    else:
+        _finish(ctx, account_id, report, status="ok", detail="")
+    finally:
+        provider.close()
+    return report
+
+
+def _retry_after(exc: ProviderError) -> float | None:
+    return exc.retry_after if isinstance(exc, RateLimited) else None
+
+
+def _finish(
+    ctx: EngineContext,
+    account_id: int,
+    report: SyncReport,
+    *,
+    status: str,
+    detail: str,
+    retry_after: float | None = None,
+) -> None:
+    now = datetime.now(UTC)
+    report.status, report.error = status, detail
+    with ctx.sessions() as session, session.begin():
+        account = session.get(CalendarAccount, account_id)
+        if account is None:  # deleted while we synced; its rows are gone with it
+            return
+        account.status, account.status_detail = status, detail
+        if status == "ok":
+            account.failures = 0
+            account.last_sync_at = now
+            delay = float(ctx.settings.sync_interval_seconds)
+        else:
+            account.failures += 1
+            base = ctx.settings.sync_retry_base_seconds * 2 ** min(account.failures - 1, 16)
+            delay = max(retry_after or 0.0, min(base, ctx.settings.sync_retry_max_seconds))
+            log.warning("sync of account %s failed (%s), retry in %.0fs", account_id, status, delay)
+        account.next_sync_at = now + timedelta(seconds=delay)
+
+
+def _reconcile_calendars(ctx: EngineContext, account_id: int, remote: list[RemoteCalendar]) -> list[int]:
+    """Add calendars that appeared, refresh names/colours, drop calendars removed on the server."""
+    with ctx.sessions() as session, session.begin():
+        account = session.get(CalendarAccount, account_id)
+        if account is None:
+            return []
+        by_remote = {c.remote_id: c for c in account.calendars}
+        seen = set()
+        for rc in remote:
+            seen.add(rc.remote_id)
+            cal = by_remote.get(rc.remote_id)
+            if cal is None:
+                cal = Calendar(remote_id=rc.remote_id, name=rc.name, sync_state=CalendarSyncState())
+                account.calendars.append(cal)
+            cal.name, cal.color, cal.read_only, cal.timezone = rc.name, rc.color, rc.read_only, rc.timezone
+        for remote_id, cal in by_remote.items():
+            if remote_id not in seen:
+                session.delete(cal)
+        session.flush()
+        return [c.id for c in account.calendars if c.remote_id in seen]
+
+
+def _sync_calendar(
+    ctx: EngineContext, provider: CalendarProvider, calendar_id: int, report: SyncReport,
+    tracker: _ProgressTracker,
+) -> None:
+    with ctx.sessions() as session:
+        calendar = session.get(Calendar, calendar_id)
+        if calendar is None:
+            return
+        state = calendar.sync_state or CalendarSyncState()
+        cursor, remote_id = state.cursor, calendar.remote_id
+        known = dict(session.execute(
+            select(SyncedEvent.remote_id, SyncedEvent.etag).where(SyncedEvent.calendar_id == calendar_id)
+        ).tuples())
+    try:
+        changes = provider.pull_changes(remote_id, cursor=cursor, known_etags=known, progress=tracker.step)
+    except SyncCursorInvalid:
+        report.full_resyncs += 1
+        changes = provider.pull_changes(remote_id, cursor=None, known_etags=known, progress=tracker.step)
+    tracker.calendar_done()
+    with ctx.sessions() as session, session.begin():
+        _apply(ctx, session, calendar_id, changes, report)
+
+
+def _apply(ctx: EngineContext, session: Session, calendar_id: int, changes: ChangeSet, report: SyncReport) -> None:
+    calendar = session.scalar(
+        select(Calendar).where(Calendar.id == calendar_id).options(selectinload(Calendar.account))
+    )
+    if calendar is None:  # deleted meanwhile
+        return
+    state = calendar.sync_state
+    if state is None:
+        state = calendar.sync_state = CalendarSyncState()
+    window = ctx.sync_window()
+    events = {e.remote_id: e for e in session.scalars(
+        select(SyncedEvent).where(SyncedEvent.calendar_id == calendar_id)
+    )}
+    malformed: dict[str, str] = json.loads(state.malformed_detail or "{}")
+    gone = set(changes.deleted)
+    if changes.full:
+        keep = {e.remote_id for e in changes.upserted} | set(changes.unchanged) | {b.remote_id for b in changes.bad}
+        gone |= set(events) - keep
+        malformed = {}
+    for remote_id in gone:
+        malformed.pop(remote_id, None)
+        if remote_id in events:
+            session.delete(events.pop(remote_id))
+    session.flush()
+    for bad in changes.bad:
+        malformed[bad.remote_id] = bad.reason
+    parsed = _store_upserts(session, calendar_id, changes, events, malformed)
+    window_moved = state.window_start != window.start or state.window_end != window.end
+    if window_moved:  # occurrences entering the window appear without any change on the server
+        parsed = {e.id: parsed.get(e.id) or (e, _reparse(e)) for e in events.values()}
+    tz, owners = calendar_timezone(calendar), owner_addresses(calendar)
+    rows: list[dict[str, Any]] = []
+    for event, obj in parsed.values():
+        if obj is not None:
+            rows += occurrence_rows(event, obj, window=window, tz=tz, owners=owners)
+    replace_occurrences(session, list(parsed), rows)
+    state.cursor = changes.cursor
+    state.window_start, state.window_end = window.start, window.end
+    state.last_success_at = datetime.now(UTC)
+    state.last_error = ""
+    state.malformed_count = len(malformed)
+    state.malformed_detail = json.dumps(dict(sorted(malformed.items())[:MALFORMED_KEPT]))
+    report.fetched += len(changes.upserted)
+    report.deleted += len(gone)
+    report.unchanged += len(changes.unchanged)
+    report.malformed += len(malformed)
+
+
+def _store_upserts(
+    session: Session,
+    calendar_id: int,
+    changes: ChangeSet,
+    events: dict[str, SyncedEvent],
+    malformed: dict[str, str],
+) -> dict[int, tuple[SyncedEvent, ical.ParsedObject | None]]:
+    """Write changed objects; returns, by event id, each object to (re)expand with its parsed form."""
+    now = datetime.now(UTC)
+    pending: list[tuple[SyncedEvent, ical.ParsedObject]] = []
+    for remote in changes.upserted:
+        try:
+            obj = ical.parse(remote.ical)
+        except ical.MalformedObject as exc:
+            malformed[remote.remote_id] = str(exc)
+            continue
+        malformed.pop(remote.remote_id, None)
+        event = events.get(remote.remote_id)
+        if event is None:
+            event = events[remote.remote_id] = SyncedEvent(calendar_id=calendar_id, remote_id=remote.remote_id)
+            session.add(event)
+        event.etag, event.ical, event.updated_at = remote.etag, remote.ical, now
+        event.uid, event.summary, event.recurring = obj.uid[:1000], obj.summary[:1000], obj.recurring
+        pending.append((event, obj))
+    session.flush()  # assigns ids to new events
+    return {event.id: (event, obj) for event, obj in pending}
+
+
+def _reparse(event: SyncedEvent) -> ical.ParsedObject | None:
+    try:
+        return ical.parse(event.ical)
+    except ical.MalformedObject:  # stored objects parsed once; a library upgrade might change that
+        log.warning("stored event %s no longer parses", event.id)
+        return None
+
+
+class _ProgressTracker:
+    """Counts downloaded objects across calendars; writes them to the account at most twice a second."""
+
+    def __init__(self, ctx: EngineContext, account_id: int, progress: Progress | None) -> None:
+        self._ctx, self._account_id, self._progress = ctx, account_id, progress
+        self._base_done = self._base_total = self._done = self._total = 0
+        self._last_write = 0.0
+
+    def step(self, done: int, total: int) -> None:
+        self._done, self._total = done, total
+        self._publish(force=False)
+
+    def calendar_done(self) -> None:
+        self._base_done += self._done
+        self._base_total += self._total
+        self._done = self._total = 0
+        self._publish(force=True)
+
+    def _publish(self, *, force: bool) -> None:
+        done, total = self._base_done + self._done, self._base_total + self._total
+        if self._progress is not None:
+            self._progress(done, total)
+        now = time.monotonic()
+        if not force and now - self._last_write < 0.5:
+            return
+        self._last_write = now
+        with self._ctx.sessions() as session, session.begin():
+            account = session.get(CalendarAccount, self._account_id)
+            if account is not None:
+                account.sync_done, account.sync_total = done, total

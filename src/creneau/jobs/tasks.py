@@ -1,0 +1,29 @@
+"""Job functions: small, idempotent, keyed by ids. Safe to run twice; a runner may retry them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from creneau.calendars.context import EngineContext
+from creneau.calendars.sync import SyncReport, sync_account
+from creneau.store.models import CalendarAccount
+
+
+def sync_account_job(ctx: EngineContext, account_id: int) -> SyncReport | None:
+    """Sync one account. Returns None when the account no longer exists (deleted meanwhile)."""
+    return sync_account(ctx, account_id=account_id)
+
+
+def due_account_ids(ctx: EngineContext, now: datetime | None = None) -> list[int]:
+    """Accounts whose next sync time has come (periodic sync, and retries after a failure)."""
+    now = now or datetime.now(UTC)
+    with ctx.sessions() as session:
+        rows = session.scalars(
+            select(CalendarAccount.id).where(
+                CalendarAccount.status != "reconnect_needed",
+                (CalendarAccount.next_sync_at.is_(None)) | (CalendarAccount.next_sync_at <= now),
+            )
+        )
+        return list(rows)
