@@ -76,7 +76,8 @@ def sync(account_ids: tuple[int, ...]) -> None:
         for account_id, name in accounts:
             task = bar.add_task(f"#{account_id} {name}", total=None)
             report = sync_account(
-                runtime.ctx, account_id=account_id,
+                runtime.ctx,
+                account_id=account_id,
                 progress=lambda done, total, task=task: bar.update(task, completed=done, total=total or None),
             )
             if report is None:

@@ -151,9 +151,12 @@ def _delete(session: Session, accounts: list[CalendarAccount]) -> DeletionReport
     calendar_ids = [c.id for a in accounts for c in a.calendars]
     events = 0
     if calendar_ids:
-        events = session.scalar(
-            select(func.count()).select_from(SyncedEvent).where(SyncedEvent.calendar_id.in_(calendar_ids))
-        ) or 0
+        events = (
+            session.scalar(
+                select(func.count()).select_from(SyncedEvent).where(SyncedEvent.calendar_id.in_(calendar_ids))
+            )
+            or 0
+        )
     report = DeletionReport(
         accounts=[f"{PROVIDER_LABELS.get(a.provider, a.provider)} — {a.display_name}" for a in accounts],
         calendars=len(calendar_ids),

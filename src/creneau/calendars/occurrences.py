@@ -43,8 +43,13 @@ def occurrence_rows(
     owners: Collection[str],
 ) -> list[dict[str, Any]]:
     return [
-        {"event_id": event.id, "calendar_id": event.calendar_id, "start": o.start, "end": o.end,
-         "all_day": o.all_day}
+        {
+            "event_id": event.id,
+            "calendar_id": event.calendar_id,
+            "start": o.start,
+            "end": o.end,
+            "all_day": o.all_day,
+        }
         for o in ical.busy_occurrences(parsed, window=window, default_tz=tz, owner_addresses=owners)
     ]
 

@@ -27,7 +27,6 @@ from creneau.calendars.occurrences import (
     replace_occurrences,
 )
 from creneau.calendars.providers.base import CalendarProvider, ChangeSet, Progress, RemoteCalendar
-from creneau.domain.intervals import Interval
 from creneau.errors import AuthFailed, ProviderError, RateLimited, SyncCursorInvalid
 from creneau.store.models import Calendar, CalendarAccount, CalendarSyncState, SyncedEvent
 
@@ -48,7 +47,9 @@ class SyncReport:
     error: str = ""
 
 
-def sync_account(ctx: EngineContext, *, account_id: int, progress: Progress | None = None) -> SyncReport | None:
+def sync_account(
+    ctx: EngineContext, *, account_id: int, progress: Progress | None = None
+) -> SyncReport | None:
     """Sync every calendar of the account. Returns None when the account does not exist (any more)."""
     with ctx.sessions() as session, session.begin():
         account = session.get(CalendarAccount, account_id)
@@ -130,7 +131,10 @@ def _reconcile_calendars(ctx: EngineContext, account_id: int, remote: list[Remot
 
 
 def _sync_calendar(
-    ctx: EngineContext, provider: CalendarProvider, calendar_id: int, report: SyncReport,
+    ctx: EngineContext,
+    provider: CalendarProvider,
+    calendar_id: int,
+    report: SyncReport,
     tracker: _ProgressTracker,
 ) -> None:
     with ctx.sessions() as session:
@@ -139,9 +143,11 @@ def _sync_calendar(
             return
         state = calendar.sync_state or CalendarSyncState()
         cursor, remote_id = state.cursor, calendar.remote_id
-        known = dict(session.execute(
-            select(SyncedEvent.remote_id, SyncedEvent.etag).where(SyncedEvent.calendar_id == calendar_id)
-        ).tuples())
+        known = dict(
+            session.execute(
+                select(SyncedEvent.remote_id, SyncedEvent.etag).where(SyncedEvent.calendar_id == calendar_id)
+            ).tuples()
+        )
     try:
         changes = provider.pull_changes(remote_id, cursor=cursor, known_etags=known, progress=tracker.step)
     except SyncCursorInvalid:
@@ -152,7 +158,9 @@ def _sync_calendar(
         _apply(ctx, session, calendar_id, changes, report)
 
 
-def _apply(ctx: EngineContext, session: Session, calendar_id: int, changes: ChangeSet, report: SyncReport) -> None:
+def _apply(
+    ctx: EngineContext, session: Session, calendar_id: int, changes: ChangeSet, report: SyncReport
+) -> None:
     calendar = session.scalar(
         select(Calendar).where(Calendar.id == calendar_id).options(selectinload(Calendar.account))
     )
@@ -162,13 +170,18 @@ def _apply(ctx: EngineContext, session: Session, calendar_id: int, changes: Chan
     if state is None:
         state = calendar.sync_state = CalendarSyncState()
     window = ctx.sync_window()
-    events = {e.remote_id: e for e in session.scalars(
-        select(SyncedEvent).where(SyncedEvent.calendar_id == calendar_id)
-    )}
+    events = {
+        e.remote_id: e
+        for e in session.scalars(select(SyncedEvent).where(SyncedEvent.calendar_id == calendar_id))
+    }
     malformed: dict[str, str] = json.loads(state.malformed_detail or "{}")
     gone = set(changes.deleted)
     if changes.full:
-        keep = {e.remote_id for e in changes.upserted} | set(changes.unchanged) | {b.remote_id for b in changes.bad}
+        keep = (
+            {e.remote_id for e in changes.upserted}
+            | set(changes.unchanged)
+            | {b.remote_id for b in changes.bad}
+        )
         gone |= set(events) - keep
         malformed = {}
     for remote_id in gone:
@@ -219,7 +232,9 @@ def _store_upserts(
         malformed.pop(remote.remote_id, None)
         event = events.get(remote.remote_id)
         if event is None:
-            event = events[remote.remote_id] = SyncedEvent(calendar_id=calendar_id, remote_id=remote.remote_id)
+            event = events[remote.remote_id] = SyncedEvent(
+                calendar_id=calendar_id, remote_id=remote.remote_id
+            )
             session.add(event)
         event.etag, event.ical, event.updated_at = remote.etag, remote.ical, now
         event.uid, event.summary, event.recurring = obj.uid[:1000], obj.summary[:1000], obj.recurring

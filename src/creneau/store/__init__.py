@@ -1,1 +1,4 @@
-"""Storage: engine and session, ORM models, Alembic migrations. Used by services, never by domain/ or providers."""
+"""Storage: engine, session, ORM models, Alembic migrations.
+
+Used by services; never by domain/ or providers.
+"""

@@ -6,8 +6,9 @@ etags it already holds, and stores what comes back. Every method may raise only 
 ``creneau.errors``; library exceptions are translated inside the provider.
 
 Events cross this boundary as iCalendar text (one VCALENDAR per remote object, with its VTIMEZONEs). CalDAV
-servers store exactly that; Google and Graph providers render their JSON into it, so that recurrence expansion
-and the busy rules live in one place, ``calendars/ical.py`` (see docs/decisions/0002-icalendar-at-the-boundary.md).
+servers store exactly that; Google and Graph providers render their JSON into it, so that recurrence
+expansion and the busy rules live in one place, ``calendars/ical.py``
+(see docs/decisions/0002-icalendar-at-the-boundary.md).
 """
 
 from __future__ import annotations
@@ -147,8 +148,9 @@ class CalendarProvider(abc.ABC):
         known_etags: Mapping[str, str],
         progress: Progress | None = None,
     ) -> ChangeSet:
-        """Changes since ``cursor`` (``None``: everything). ``known_etags`` maps remote id to the etag we hold,
-        so a full listing downloads only what differs.
+        """Changes since ``cursor`` (``None``: everything).
+
+        ``known_etags`` maps remote id to the etag we hold, so a full listing downloads only what differs.
 
         :raises SyncCursorInvalid: when ``cursor`` expired; call again with ``cursor=None``.
         """
@@ -160,7 +162,7 @@ class CalendarProvider(abc.ABC):
 
     @abc.abstractmethod
     def create_event(self, calendar_id: str, draft: EventDraft) -> WrittenEvent:
-        """Create ``draft``; if an event with ``draft.uid`` already exists, return it unchanged (idempotent)."""
+        """Create ``draft``; if an event with ``draft.uid`` exists already, return it (idempotent)."""
 
     @abc.abstractmethod
     def update_event(
