@@ -66,7 +66,7 @@ def sync(account_ids: tuple[int, ...]) -> None:
         query = select(CalendarAccount.id, CalendarAccount.display_name).order_by(CalendarAccount.id)
         if account_ids:
             query = query.where(CalendarAccount.id.in_(account_ids))
-        accounts = list(session.execute(query).tuples())
+        accounts = [(row[0], row[1]) for row in session.execute(query)]
     if not accounts:
         console.print("No calendar account to sync.")
         return

@@ -40,7 +40,9 @@ class EngineContext:
             principal_url=account.principal_url,
             home_url=account.home_url,
         )
-        return open_provider(account.provider, connection, policy=self.policy)
+        return open_provider(
+            account.provider, connection, policy=self.policy, batch_size=self.settings.multiget_chunk_size
+        )
 
 
 def network_policy(settings: Settings) -> NetworkPolicy:

@@ -143,11 +143,10 @@ def _sync_calendar(
             return
         state = calendar.sync_state or CalendarSyncState()
         cursor, remote_id = state.cursor, calendar.remote_id
-        known = dict(
-            session.execute(
-                select(SyncedEvent.remote_id, SyncedEvent.etag).where(SyncedEvent.calendar_id == calendar_id)
-            ).tuples()
+        rows = session.execute(
+            select(SyncedEvent.remote_id, SyncedEvent.etag).where(SyncedEvent.calendar_id == calendar_id)
         )
+        known = {remote: etag for remote, etag in rows}
     try:
         changes = provider.pull_changes(remote_id, cursor=cursor, known_etags=known, progress=tracker.step)
     except SyncCursorInvalid:

@@ -31,5 +31,7 @@ def load(kind: str) -> type[CalendarProvider]:
     return cls
 
 
-def open_provider(kind: str, connection: Connection, *, policy: NetworkPolicy) -> CalendarProvider:
-    return load(kind)(connection, policy=policy)
+def open_provider(
+    kind: str, connection: Connection, *, policy: NetworkPolicy, batch_size: int = 100
+) -> CalendarProvider:
+    return load(kind)(connection, policy=policy, batch_size=batch_size)

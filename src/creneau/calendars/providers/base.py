@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar
 
+from creneau.calendars.providers.http import NetworkPolicy
 from creneau.domain.intervals import Interval
 
 
@@ -130,6 +131,11 @@ class CalendarProvider(abc.ABC):
 
     name: ClassVar[str]
     capabilities: ClassVar[Capabilities] = Capabilities()
+
+    @abc.abstractmethod
+    def __init__(self, connection: Connection, *, policy: NetworkPolicy, batch_size: int = 100) -> None:
+        """Open nothing yet. ``batch_size`` bounds the objects one bulk request carries (CalDAV multiget,
+        a Google or Graph page)."""
 
     @abc.abstractmethod
     def discover(self) -> AccountInfo:

@@ -1,0 +1,448 @@
+"""The contract every calendar provider passes, against a real server or an emulator.
+
+In the spirit of vdirsyncer's ``StorageTests``: a concrete test class inherits :class:`ProviderContract` and
+supplies one fixture, ``harness``, which knows how to build the provider for a fresh test account and how to
+put data on the server *without* going through the provider (so that a provider bug cannot hide itself)::
+
+    class TestRadicale(ProviderContract):
+        @pytest.fixture
+        def harness(self, radicale, fresh_user):
+            return CalDAVHarness(radicale, fresh_user)
+
+Tests assert what a user would see: which events come back, what the server holds after a write.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import httpx
+import icalendar
+import pytest
+
+from creneau.calendars.providers.base import CalendarProvider, ChangeSet, EventDraft
+from creneau.domain.intervals import Interval
+from creneau.errors import AuthFailed, PreconditionFailed, ProviderError, SyncCursorInvalid
+
+DAY = datetime(2030, 3, 4, tzinfo=UTC)  # a Monday, far from today's date on purpose
+
+
+class Harness(Protocol):
+    """What a provider's test file supplies. Calendar ids are the provider's own remote ids."""
+
+    principal_url: str | None  # expected discovery results (None: not checked)
+    home_url: str | None
+    owner_emails: tuple[str, ...]  # lower-cased, as discovery must report them
+    supports_read_only: bool
+
+    def provider(
+        self,
+        *,
+        password: str | None = None,
+        on_request: Callable[[httpx.Request], None] | None = None,
+        **options: Any,
+    ) -> CalendarProvider:
+        """A provider for the test account; ``password`` replaces the right one; ``on_request`` sees every
+        HTTP request the provider sends; ``options`` go to the provider's constructor."""
+        ...
+
+    def add_calendar(
+        self,
+        name: str,
+        *,
+        display_name: str | None = None,
+        color: str | None = None,
+        components: Sequence[str] = ("VEVENT",),
+        read_only: bool = False,
+    ) -> str:
+        """Create a calendar on the server; return its remote id."""
+        ...
+
+    def put(self, calendar_id: str, uid: str, ics: str) -> str:
+        """Create or replace the object of ``uid``; return its remote id."""
+        ...
+
+    def put_raw(self, calendar_id: str, name: str, text: str) -> str | None:
+        """Store ``text`` as is; return its remote id, or None when the server refuses it."""
+        ...
+
+    def remove(self, calendar_id: str, remote_id: str) -> None: ...
+
+    def stored(self, calendar_id: str, remote_id: str) -> str | None:
+        """The object's text as the server holds it now, or None."""
+        ...
+
+    def stale_cursor(self, cursor: str) -> str | None:
+        """A cursor shaped like ``cursor`` that the server will refuse (None: no such thing in this mode)."""
+        ...
+
+
+def ics(
+    uid: str,
+    start: datetime,
+    *,
+    hours: float = 1,
+    summary: str = "Meeting",
+    rrule: str | None = None,
+    overrides: Iterable[tuple[datetime, datetime, str]] = (),
+    component: str = "VEVENT",
+) -> str:
+    """One VCALENDAR with an event (and its RECURRENCE-ID overrides: (occurrence, new start, summary))."""
+
+    def block(extra: list[str], begin: datetime, title: str) -> list[str]:
+        end = begin + timedelta(hours=hours)
+        when = [f"DTSTART:{_utc(begin)}", f"DTEND:{_utc(end)}"] if component == "VEVENT" else []
+        return [
+            f"BEGIN:{component}",
+            f"UID:{uid}",
+            "DTSTAMP:20240101T000000Z",
+            *when,
+            f"SUMMARY:{title}",
+            *extra,
+            f"END:{component}",
+        ]
+
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//creneau//tests//EN"]
+    lines += block([f"RRULE:{rrule}"] if rrule else [], start, summary)
+    for occurrence, new_start, title in overrides:
+        lines += block([f"RECURRENCE-ID:{_utc(occurrence)}"], new_start, title)
+    lines.append("END:VCALENDAR")
+    return "\r\n".join(lines) + "\r\n"
+
+
+def _value(component: icalendar.cal.Component, name: str) -> Any:
+    """A property of ``component`` (icalendar's union of value types is too wide for mypy)."""
+    return component[name]
+
+
+def _utc(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def uids(changes: ChangeSet) -> set[str]:
+    found: set[str] = set()
+    for event in changes.upserted:
+        calendar = icalendar.Calendar.from_ical(event.ical)
+        found.update(str(c["UID"]) for c in calendar.walk("VEVENT"))
+    return found
+
+
+def effective_deleted(changes: ChangeSet, known: Iterable[str]) -> set[str]:
+    """What the caller must delete: the ``deleted`` list, or for a full listing every known id not listed."""
+    if not changes.full:
+        return set(changes.deleted)
+    listed = (
+        {e.remote_id for e in changes.upserted} | set(changes.unchanged) | {b.remote_id for b in changes.bad}
+    )
+    return set(known) - listed
+
+
+def etags(changes: ChangeSet, previous: dict[str, str] | None = None) -> dict[str, str]:
+    """The etags a caller holds after applying ``changes``."""
+    held = dict(previous or {})
+    for remote_id in effective_deleted(changes, held):
+        held.pop(remote_id, None)
+    held.update({e.remote_id: e.etag for e in changes.upserted})
+    return held
+
+
+@dataclass
+class RequestLog:
+    requests: list[httpx.Request]
+
+    def __call__(self, request: httpx.Request) -> None:
+        self.requests.append(request)
+
+    def methods(self) -> list[str]:
+        return [r.method for r in self.requests]
+
+    def clear(self) -> None:
+        self.requests.clear()
+
+
+def new_log() -> RequestLog:
+    return RequestLog([])
+
+
+class ProviderContract:
+    """Inherit and supply a ``harness`` fixture (see the module docstring)."""
+
+    @pytest.fixture
+    def provider(self, harness: Harness) -> Any:
+        provider = harness.provider()
+        yield provider
+        provider.close()
+
+    @pytest.fixture
+    def calendar(self, harness: Harness) -> str:
+        return harness.add_calendar("main-" + uuid.uuid4().hex[:8], display_name="Main")
+
+    # -- discovery and calendars ----------------------------------------------------------------------
+
+    def test_discover_finds_principal_home_and_owner(
+        self, harness: Harness, provider: CalendarProvider
+    ) -> None:
+        info = provider.discover()
+        if harness.principal_url is not None:
+            assert info.principal_url.rstrip("/") == harness.principal_url.rstrip("/")
+        if harness.home_url is not None:
+            assert info.home_url == harness.home_url
+        assert info.email_addresses == harness.owner_emails
+
+    def test_wrong_password_is_auth_failed(self, harness: Harness) -> None:
+        provider = harness.provider(password="not-the-password")
+        try:
+            with pytest.raises(AuthFailed) as caught:
+                provider.discover()
+            assert "not-the-password" not in str(caught.value)
+        finally:
+            provider.close()
+
+    def test_list_calendars_keeps_event_calendars_with_their_looks(
+        self, harness: Harness, provider: CalendarProvider
+    ) -> None:
+        work = harness.add_calendar("work", display_name="Work", color="#FF8800CC")
+        plain = harness.add_calendar("plain")
+        tasks = harness.add_calendar("tasks", display_name="Tasks", components=["VTODO"])
+        mixed = harness.add_calendar("mixed", display_name="Mixed", components=["VEVENT", "VTODO"])
+        holidays = (
+            harness.add_calendar("ro-holidays", display_name="Holidays", read_only=True)
+            if (harness.supports_read_only)
+            else None
+        )
+        found = {c.remote_id: c for c in provider.list_calendars()}
+        assert tasks not in found
+        assert found[work].name == "Work"
+        assert found[work].color == "#ff8800"
+        assert not found[work].read_only
+        assert found[plain].name == "plain"
+        assert mixed in found
+        if holidays is not None:
+            assert found[holidays].read_only
+            assert found[holidays].name == "Holidays"
+
+    # -- pulling changes ---------------------------------------------------------------------------------
+
+    def test_initial_sync_is_a_full_listing(
+        self, harness: Harness, provider: CalendarProvider, calendar: str
+    ) -> None:
+        for i in range(3):
+            harness.put(calendar, f"ev-{i}", ics(f"ev-{i}", DAY + timedelta(hours=i)))
+        changes = provider.pull_changes(calendar, cursor=None, known_etags={})
+        assert changes.full
+        assert changes.cursor
+        assert uids(changes) == {"ev-0", "ev-1", "ev-2"}
+        assert not changes.bad and not changes.unchanged
+        assert all(e.etag for e in changes.upserted)
+
+    def test_incremental_sync_returns_only_what_changed(
+        self, harness: Harness, provider: CalendarProvider, calendar: str
+    ) -> None:
+        ids = {
+            i: harness.put(calendar, f"ev-{i}", ics(f"ev-{i}", DAY + timedelta(hours=i))) for i in range(4)
+        }
+        first = provider.pull_changes(calendar, cursor=None, known_etags={})
+        held = etags(first)
+        harness.put(calendar, "ev-1", ics("ev-1", DAY, summary="Moved"))
+        harness.remove(calendar, ids[2])
+        harness.put(calendar, "ev-new", ics("ev-new", DAY + timedelta(days=1)))
+
+        second = provider.pull_changes(calendar, cursor=first.cursor, known_etags=held)
+        assert uids(second) == {"ev-1", "ev-new"}
+        assert effective_deleted(second, held) == {ids[2]}
+        assert "Moved" in next(e.ical for e in second.upserted if e.remote_id == ids[1])
+
+        third = provider.pull_changes(calendar, cursor=second.cursor, known_etags=etags(second, held))
+        assert not third.upserted
+        assert not effective_deleted(third, etags(second, held))
+
+    def test_requests_do_not_grow_with_the_number_of_events(self, harness: Harness) -> None:
+        counts = []
+        for size in (3, 40):
+            calendar = harness.add_calendar(f"bulk-{size}")
+            for i in range(size):
+                harness.put(calendar, f"b{size}-{i}", ics(f"b{size}-{i}", DAY + timedelta(minutes=30 * i)))
+            log = new_log()
+            provider = harness.provider(on_request=log)
+            try:
+                first = provider.pull_changes(calendar, cursor=None, known_etags={})
+                assert len(first.upserted) == size
+                assert "GET" not in log.methods()
+                initial = len(log.requests)
+                for i in range(0, size, 3):  # change a third of them
+                    harness.put(calendar, f"b{size}-{i}", ics(f"b{size}-{i}", DAY, summary="changed"))
+                log.clear()
+                second = provider.pull_changes(calendar, cursor=first.cursor, known_etags=etags(first))
+                assert len(second.upserted) == len(range(0, size, 3))
+                assert "GET" not in log.methods()
+                counts.append((initial, len(log.requests)))
+            finally:
+                provider.close()
+        assert counts[0] == counts[1]
+
+    def test_progress_is_reported_per_chunk(self, harness: Harness, calendar: str) -> None:
+        for i in range(5):
+            harness.put(calendar, f"p-{i}", ics(f"p-{i}", DAY + timedelta(hours=i)))
+        seen: list[tuple[int, int]] = []
+        provider = harness.provider(batch_size=2)
+        try:
+            changes = provider.pull_changes(
+                calendar, cursor=None, known_etags={}, progress=lambda d, t: seen.append((d, t))
+            )
+        finally:
+            provider.close()
+        assert len(changes.upserted) == 5
+        assert seen[-1] == (5, 5)
+        assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+        assert len(seen) >= 3
+
+    def test_invalid_cursor_then_full_resync_downloads_nothing_unchanged(
+        self, harness: Harness, provider: CalendarProvider, calendar: str
+    ) -> None:
+        for i in range(3):
+            harness.put(calendar, f"ev-{i}", ics(f"ev-{i}", DAY + timedelta(hours=i)))
+        first = provider.pull_changes(calendar, cursor=None, known_etags={})
+        assert first.cursor
+        stale = harness.stale_cursor(first.cursor)
+        for bad_cursor in [c for c in (stale, "not a cursor", '{"v": 99}') if c is not None]:
+            with pytest.raises(SyncCursorInvalid):
+                provider.pull_changes(calendar, cursor=bad_cursor, known_etags=etags(first))
+        again = provider.pull_changes(calendar, cursor=None, known_etags=etags(first))
+        assert again.full
+        assert not again.upserted
+        assert set(again.unchanged) == {e.remote_id for e in first.upserted}
+
+    def test_recurring_event_with_an_override_round_trips_intact(
+        self, harness: Harness, provider: CalendarProvider, calendar: str
+    ) -> None:
+        moved = DAY + timedelta(days=2)
+        text = ics(
+            "weekly",
+            DAY,
+            rrule="FREQ=DAILY;COUNT=5",
+            overrides=[(moved, moved + timedelta(hours=3), "Moved occurrence")],
+        )
+        remote_id = harness.put(calendar, "weekly", text)
+        changes = provider.pull_changes(calendar, cursor=None, known_etags={})
+        [event] = changes.upserted
+        assert event.remote_id == remote_id
+        parsed = icalendar.Calendar.from_ical(event.ical)
+        vevents = parsed.walk("VEVENT")
+        assert len(vevents) == 2
+        assert {str(v["UID"]) for v in vevents} == {"weekly"}
+        [master] = [v for v in vevents if "RECURRENCE-ID" not in v]
+        [override] = [v for v in vevents if "RECURRENCE-ID" in v]
+        assert _value(master, "RRULE")["FREQ"] == ["DAILY"]
+        assert _value(override, "RECURRENCE-ID").dt == moved
+        assert _value(override, "DTSTART").dt == moved + timedelta(hours=3)
+        assert str(override["SUMMARY"]) == "Moved occurrence"
+
+    def test_malformed_object_is_reported_while_the_rest_syncs(
+        self, harness: Harness, provider: CalendarProvider
+    ) -> None:
+        calendar = harness.add_calendar("mixed-bag", components=["VEVENT", "VTODO"])
+        good = harness.put(calendar, "good", ics("good", DAY))
+        task = harness.put(calendar, "task", ics("task", DAY, component="VTODO"))
+        broken = {name: harness.put_raw(calendar, name, text) for name, text in MALFORMED.items()}
+        accepted = {remote_id for remote_id in broken.values() if remote_id is not None}
+        assert accepted, "the server refused every malformed object: the test cannot check anything"
+        changes = provider.pull_changes(calendar, cursor=None, known_etags={})
+        assert [e.remote_id for e in changes.upserted] == [good]
+        assert {b.remote_id for b in changes.bad} == accepted
+        assert all(b.reason for b in changes.bad)
+        assert task not in {b.remote_id for b in changes.bad}
+
+    def test_busy_times_returns_events_overlapping_the_window(
+        self, harness: Harness, provider: CalendarProvider, calendar: str
+    ) -> None:
+        other = harness.add_calendar("other")
+        harness.put(calendar, "morning", ics("morning", DAY + timedelta(hours=10)))
+        harness.put(calendar, "afternoon", ics("afternoon", DAY + timedelta(hours=14)))
+        harness.put(calendar, "tomorrow", ics("tomorrow", DAY + timedelta(days=1, hours=10)))
+        harness.put(other, "lunch", ics("lunch", DAY + timedelta(hours=12)))
+        harness.put(
+            other, "daily", ics("daily", DAY - timedelta(days=3) + timedelta(hours=13), rrule="FREQ=DAILY")
+        )
+        window = Interval(DAY + timedelta(hours=10, minutes=30), DAY + timedelta(hours=14, minutes=30))
+        events = provider.busy_times([calendar, other], window)
+        found: set[str] = set()
+        for event in events:
+            found.update(str(v["UID"]) for v in icalendar.Calendar.from_ical(event.ical).walk("VEVENT"))
+        assert found == {"morning", "afternoon", "lunch", "daily"}
+
+    # -- writing -------------------------------------------------------------------------------------------
+
+    def test_create_update_delete(self, harness: Harness, provider: CalendarProvider, calendar: str) -> None:
+        draft = EventDraft(
+            uid="creneau-booking-42@example.org",
+            summary="Study session",
+            start=DAY + timedelta(hours=9),
+            end=DAY + timedelta(hours=10),
+            description="With participant P-7",
+            location="Room 2",
+            url="https://meet.example.org/abc",
+        )
+        written = provider.create_event(calendar, draft)
+        stored = harness.stored(calendar, written.remote_id)
+        assert stored is not None and "Study session" in stored and "Room 2" in stored
+        event = icalendar.Calendar.from_ical(stored).walk("VEVENT")[0]
+        assert _value(event, "DTSTART").dt == draft.start
+        assert _value(event, "DTEND").dt == draft.end
+        assert str(event["UID"]) == draft.uid
+
+        again = provider.create_event(calendar, draft)  # a retry after a lost answer
+        assert again.remote_id == written.remote_id
+        listing = provider.pull_changes(calendar, cursor=None, known_etags={})
+        assert [e.remote_id for e in listing.upserted] == [written.remote_id]
+
+        moved = dataclasses.replace(draft, summary="Moved session")
+        updated = provider.update_event(calendar, written.remote_id, moved, etag=written.etag)
+        assert "Moved session" in (harness.stored(calendar, written.remote_id) or "")
+        if written.etag and updated.etag and written.etag != updated.etag:
+            with pytest.raises(PreconditionFailed):
+                provider.update_event(calendar, written.remote_id, draft, etag=written.etag)
+            with pytest.raises(PreconditionFailed):
+                provider.delete_event(calendar, written.remote_id, etag=written.etag)
+
+        provider.delete_event(calendar, written.remote_id, etag=updated.etag)
+        assert harness.stored(calendar, written.remote_id) is None
+        provider.delete_event(calendar, written.remote_id)  # already gone: fine
+
+    def test_writing_to_a_read_only_calendar_is_refused(
+        self, harness: Harness, provider: CalendarProvider
+    ) -> None:
+        if not harness.supports_read_only:
+            pytest.skip("this server cannot make a read-only calendar")
+        calendar = harness.add_calendar("ro-shared", display_name="Shared", read_only=True)
+        draft = EventDraft(uid="no-room", summary="Nope", start=DAY, end=DAY + timedelta(hours=1))
+        with pytest.raises(ProviderError, match="403"):
+            provider.create_event(calendar, draft)
+
+    def test_create_with_an_awkward_uid(
+        self, harness: Harness, provider: CalendarProvider, calendar: str
+    ) -> None:
+        draft = EventDraft(uid="a/b c?d#é", summary="Odd", start=DAY, end=DAY + timedelta(hours=1))
+        written = provider.create_event(calendar, draft)
+        assert written.remote_id == provider.create_event(calendar, draft).remote_id
+        stored = harness.stored(calendar, written.remote_id)
+        assert stored is not None
+        assert str(icalendar.Calendar.from_ical(stored).walk("VEVENT")[0]["UID"]) == draft.uid
+
+
+# Objects a calendar app can leave on a server; each server refuses some of them at PUT time.
+MALFORMED = {
+    "no-event.ics": (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VTIMEZONE\r\nTZID:Europe/Paris\r\n"
+        "BEGIN:STANDARD\r\nDTSTART:19701025T030000\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\n"
+        "END:STANDARD\r\nEND:VTIMEZONE\r\nEND:VCALENDAR\r\n"
+    ),
+    "bad-start.ics": (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\nUID:bad-start\r\n"
+        "DTSTAMP:20240101T000000Z\r\nDTSTART:notadate\r\nSUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    ),
+}
