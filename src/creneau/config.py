@@ -9,10 +9,10 @@ from __future__ import annotations
 import ipaddress
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from creneau.errors import ConfigurationError
 
@@ -45,7 +45,7 @@ class Settings(BaseSettings):
 
     icloud_caldav_url: str = "https://caldav.icloud.com"
     # Networks a user-typed server URL may resolve into although they are private (e.g. "127.0.0.0/8").
-    allowed_private_networks: list[str] = Field(default_factory=list)
+    allowed_private_networks: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     login_max_attempts: int = Field(default=5, ge=1)
     login_window_seconds: int = Field(default=300, ge=1)
