@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from sqlalchemy import select
 
 from creneau.config import Settings, get_settings
@@ -75,11 +75,11 @@ def sync(account_ids: tuple[int, ...]) -> None:
     with Progress(*columns, console=console) as bar:
         for account_id, name in accounts:
             task = bar.add_task(f"#{account_id} {name}", total=None)
-            report = sync_account(
-                runtime.ctx,
-                account_id=account_id,
-                progress=lambda done, total, task=task: bar.update(task, completed=done, total=total or None),
-            )
+
+            def show(done: int, total: int, task: TaskID = task) -> None:
+                bar.update(task, completed=done, total=total or None)
+
+            report = sync_account(runtime.ctx, account_id=account_id, progress=show)
             if report is None:
                 continue
             bar.update(task, description=f"#{account_id} {name}: {report.status}")

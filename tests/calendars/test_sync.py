@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from creneau.calendars import accounts, freebusy
 from creneau.calendars.sync import sync_account
 from creneau.domain.intervals import Interval
 from creneau.errors import AuthFailed, NotFound
 from creneau.runtime import Runtime
-from creneau.store.models import BusyOccurrence, CalendarAccount, Researcher, SyncedEvent
+from creneau.store.models import BusyOccurrence, Calendar, CalendarAccount, Researcher, SyncedEvent
 from tests.providers.contract import MALFORMED
 from tests.servers import RunningServer, start_radicale
 
@@ -71,7 +72,7 @@ def busy(runtime: Runtime, researcher: Researcher, days: int = 30) -> list[Inter
         return freebusy.busy_periods(session, researcher_id=researcher.id, window=window)
 
 
-def calendar_named(session, researcher, account_id, name):
+def calendar_named(session: Session, researcher: Researcher, account_id: int, name: str) -> Calendar:
     account = accounts.get_account(session, researcher_id=researcher.id, account_id=account_id)
     return next(c for c in account.calendars if c.name == name)
 

@@ -197,8 +197,12 @@ def _apply(
     tz, owners = calendar_timezone(calendar), owner_addresses(calendar)
     rows: list[dict[str, Any]] = []
     for event, obj in parsed.values():
-        if obj is not None:
+        if obj is None:
+            continue
+        try:
             rows += occurrence_rows(event, obj, window=window, tz=tz, owners=owners)
+        except ical.MalformedObject as exc:  # parse() foresees nearly everything; skip, never abort
+            malformed[event.remote_id] = str(exc)
     replace_occurrences(session, list(parsed), rows)
     state.cursor = changes.cursor
     state.window_start, state.window_end = window.start, window.end

@@ -1,0 +1,164 @@
+"""Expanding a parsed object into the occurrences during which its owner is busy."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from copy import deepcopy
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import Any
+
+import icalendar
+
+from creneau.calendars.ical._model import MalformedObject, Occurrence, ParsedObject, reason, short
+from creneau.calendars.ical._parse import build_query
+from creneau.domain.intervals import Interval
+from creneau.domain.timezones import local_midnight_to_utc, to_utc
+
+__all__ = ["busy_occurrences", "is_busy", "normalize_address"]
+
+# We query recurring-ical-events with a naive window, read in each series' own zone, so floating and zoned
+# series are found alike; two days on each side cover every UTC offset (-12:00 to +14:00) with room to spare.
+# The exact overlap test is then done in UTC.
+_PAD = timedelta(days=2)
+_EARLIEST = datetime.min + _PAD  # noqa: DTZ901 - naive on purpose, like the query bounds
+_LATEST = datetime.max - _PAD  # noqa: DTZ901
+
+
+def busy_occurrences(
+    obj: ParsedObject,
+    *,
+    window: Interval,
+    default_tz: tzinfo,
+    owner_addresses: Collection[str] = (),
+) -> list[Occurrence]:
+    """The busy occurrences of ``obj`` that overlap ``window`` (half-open), whole (not clipped), sorted,
+    without duplicates, in UTC.
+
+    Busy rules (docs/providers/icalendar.md): an occurrence is *not* busy when it is ``STATUS:CANCELLED``,
+    ``TRANSP:TRANSPARENT``, empty (zero length), or an invitation that every ``ATTENDEE`` entry of the owner
+    (an address in ``owner_addresses``, compared without case and without ``mailto:``) has declined — unless
+    the owner is its ``ORGANIZER``. Everything else is busy, tentative and unanswered invitations included.
+    Overrides (RECURRENCE-ID) carry their own properties, so a cancelled override removes one occurrence.
+
+    Floating times and DATE values are read in the object's ``X-WR-TIMEZONE`` when it names a known zone, else
+    in ``default_tz``. A DATE value spans local midnight to local midnight (``all_day=True``).
+
+    :raises MalformedObject: when the expansion fails on something :func:`parse` could not foresee.
+    """
+    if window.end.astimezone(UTC) <= window.start.astimezone(UTC):  # same-zone datetimes compare wall clocks
+        return []
+    floating = obj.calendar_tz or default_tz
+    owners = frozenset(normalize_address(a) for a in owner_addresses)
+    query = obj.query
+    found: set[Occurrence] = set()
+    try:
+        if obj.mixes_floating:
+            query = build_query(_floating_placed(obj.calendar, floating))
+        elif query is None:
+            if not any(c.name == "VEVENT" for c in obj.calendar.subcomponents):
+                return []
+            query = build_query(obj.calendar)
+        for component in query.between(_naive_utc(window.start, -_PAD), _naive_utc(window.end, _PAD)):
+            if not is_busy(component, owners):
+                continue
+            occurrence = _occurrence(component["DTSTART"].dt, component["DTEND"].dt, floating)
+            if occurrence is not None and occurrence.start < window.end and window.start < occurrence.end:
+                found.add(occurrence)
+    except MalformedObject:
+        raise
+    except Exception as exc:
+        raise MalformedObject(
+            f"cannot expand {short(obj.uid)!r}: {type(exc).__name__}: {reason(exc)}"
+        ) from exc
+    return sorted(found)
+
+
+def _floating_placed(calendar: icalendar.Calendar, floating: tzinfo) -> icalendar.Calendar:
+    """A copy of ``calendar`` whose floating date-times are in ``floating``: for objects that mix floating
+    and zoned times in one event, which recurring-ical-events would read in the zone of the zoned ones."""
+    copy = deepcopy(calendar)
+    for event in copy.subcomponents:
+        if event.name != "VEVENT":
+            continue
+        for name in ("DTSTART", "DTEND", "RECURRENCE-ID", "EXDATE", "RDATE"):
+            values = event.get(name)
+            for prop in values if isinstance(values, list) else [values] if values is not None else []:
+                for item in prop.dts if hasattr(prop, "dts") else [prop]:
+                    item.dt = _placed(item.dt, floating)
+    return copy
+
+
+def _placed(value: Any, floating: tzinfo) -> Any:
+    if isinstance(value, tuple):
+        return tuple(_placed(v, floating) for v in value)
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=floating)
+    return value
+
+
+def _naive_utc(instant: datetime, pad: timedelta) -> datetime:
+    naive = instant.astimezone(UTC).replace(tzinfo=None)
+    try:
+        return min(max(naive + pad, _EARLIEST), _LATEST)
+    except OverflowError:
+        return _EARLIEST if pad < timedelta(0) else _LATEST
+
+
+def normalize_address(address: object) -> str:
+    """``"MAILTO:Ada@Example.org "`` → ``"ada@example.org"``: how we compare calendar user addresses."""
+    text = str(address).strip().casefold()
+    return text[len("mailto:") :].strip() if text.startswith("mailto:") else text
+
+
+def is_busy(component: Any, owners: frozenset[str]) -> bool:
+    """Whether one occurrence (a VEVENT as recurring-ical-events yields it) makes its owner busy, before
+    looking at its length: see :func:`busy_occurrences` for the rules."""
+    if str(component.get("STATUS", "")).strip().upper() == "CANCELLED":
+        return False
+    if str(component.get("TRANSP", "OPAQUE")).strip().upper() == "TRANSPARENT":
+        return False
+    return not (owners and _declined(component, owners))
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _declined(component: Any, owners: frozenset[str]) -> bool:
+    if any(normalize_address(o) in owners for o in _as_list(component.get("ORGANIZER"))):
+        return False  # the owner organises it: the meeting is theirs, whatever their attendee line says
+    mine: Iterable[Any] = [a for a in _as_list(component.get("ATTENDEE")) if normalize_address(a) in owners]
+    partstats = [str(getattr(a, "params", {}).get("PARTSTAT", "NEEDS-ACTION")).upper() for a in mine]
+    return bool(partstats) and all(p == "DECLINED" for p in partstats)
+
+
+def _instant(value: date, floating: tzinfo) -> datetime:
+    if not isinstance(value, datetime):
+        return local_midnight_to_utc(value, floating)
+    if value.tzinfo is None:
+        return to_utc(value, floating)
+    return to_utc(value, value.tzinfo)
+
+
+def _occurrence(start: date, end: date, floating: tzinfo) -> Occurrence | None:
+    """The UTC occurrence ``[start, end)`` means, or ``None`` when it is empty.
+
+    Each bound is read by RFC 5545 (a wall time in a DST gap moves forward by the gap). When that collapses a
+    timed occurrence that has a positive wall-clock length — a meeting 02:30-03:30 on the night the clocks go
+    from 02:00 to 03:00 — it keeps its wall-clock length from its (moved) start instead of vanishing.
+    """
+    begins, ends = _instant(start, floating), _instant(end, floating)
+    if (
+        ends <= begins
+        and isinstance(start, datetime)
+        and isinstance(end, datetime)
+        and start.tzinfo is end.tzinfo
+    ):
+        wall_length = end.replace(tzinfo=None) - start.replace(tzinfo=None)
+        if wall_length > timedelta(0):
+            ends = begins + wall_length
+    if ends <= begins:
+        return None
+    return Occurrence(begins, ends, all_day=not isinstance(start, datetime))

@@ -1,0 +1,51 @@
+"""``creneau demo``: seed and start the demo Radicale, create the demo researcher, serve the app."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from sqlalchemy import select
+
+from creneau.config import Settings
+from creneau.demo import DEMO_EMAIL, DEMO_PASSWORD, demo_banner, prepare_demo
+from creneau.runtime import Runtime, build_runtime
+from creneau.store.migrate import upgrade
+from creneau.store.models import Researcher
+
+
+def demo_settings(*, port: int, radicale_url: str) -> Settings:
+    """Settings from the environment, with what the demo needs on top: the local Radicale is reachable
+    (loopback allowed) and stands in for iCloud, which cannot be reached offline."""
+    return Settings(
+        allowed_private_networks=["127.0.0.0/8", "::1/128"],
+        icloud_caldav_url=radicale_url,
+        base_url=f"http://127.0.0.1:{port}",
+        sync_interval_seconds=60,
+    )
+
+
+def ensure_demo_researcher(runtime: Runtime) -> None:
+    from creneau.identity.service import create_researcher
+
+    with runtime.ctx.sessions() as session, session.begin():
+        if session.scalar(select(Researcher.id).where(Researcher.email == DEMO_EMAIL)) is None:
+            create_researcher(session, email=DEMO_EMAIL, password=DEMO_PASSWORD, name="Demo researcher")
+
+
+def run_demo(*, port: int, radicale_port: int, console: Console) -> None:
+    import uvicorn
+
+    from creneau.web.app import create_app
+
+    radicale_url = f"http://127.0.0.1:{radicale_port}/"
+    settings = demo_settings(port=port, radicale_url=radicale_url)
+    console.print("Preparing the database…")
+    upgrade(settings)
+    console.print(f"Seeding and starting the demo CalDAV server (Radicale) on {radicale_url}…")
+    info = prepare_demo(settings.var_dir, radicale_port=radicale_port)
+    try:
+        runtime = build_runtime(settings)
+        ensure_demo_researcher(runtime)
+        console.print(demo_banner(info, settings.base_url), highlight=False)
+        uvicorn.run(create_app(runtime), host="127.0.0.1", port=port, log_level="warning")
+    finally:
+        info.stop()

@@ -1,0 +1,114 @@
+"""``/api/v1/accounts`` and ``/api/v1/calendars``: connected accounts, their calendars, sync, deletion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, status
+from fastapi.responses import Response
+
+from creneau.calendars.accounts import (
+    connect_account,
+    delete_account,
+    delete_all_accounts,
+    get_account,
+    list_accounts,
+    set_check_conflicts,
+)
+from creneau.errors import ProviderError
+from creneau.web.api.schemas import (
+    AccountCreate,
+    AccountListOut,
+    AccountOut,
+    CalendarOut,
+    CalendarPatch,
+    DeletionReportOut,
+    ErrorOut,
+)
+from creneau.web.deps import ApiResearcher, RuntimeDep, SessionDep
+from creneau.web.errors import problem_for, respond
+from creneau.web.render import translator_for
+
+router = APIRouter(tags=["accounts"])
+
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorOut, "description": "No such object for this researcher"}
+}
+
+
+@router.get("/accounts", response_model=AccountListOut)
+def get_accounts(request: Request, session: SessionDep, researcher: ApiResearcher) -> AccountListOut:
+    """Every connected account with its calendars, sync status and progress."""
+    t = translator_for(request)
+    return AccountListOut(
+        accounts=[AccountOut.of(a, t) for a in list_accounts(session, researcher_id=researcher.id)]
+    )
+
+
+@router.post(
+    "/accounts",
+    response_model=AccountOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        422: {"model": ErrorOut, "description": "A field is wrong, or the server refused the credentials"},
+        502: {"model": ErrorOut, "description": "The calendar server could not be reached"},
+    },
+)
+def create_account(
+    request: Request, body: AccountCreate, session: SessionDep, runtime: RuntimeDep, researcher: ApiResearcher
+) -> AccountOut | Response:
+    """Connect a calendar account; it is checked against its server first, then synced in the background."""
+    try:
+        account = connect_account(
+            session,
+            ctx=runtime.ctx,
+            researcher_id=researcher.id,
+            provider=body.provider,
+            server_url=body.server_url,
+            username=body.username,
+            password=body.password.get_secret_value(),
+        )
+    except ProviderError as exc:
+        session.rollback()
+        return respond(request, problem_for(exc, provider=body.provider))
+    session.commit()  # before the job looks for it
+    runtime.jobs.enqueue_sync(account.id)
+    return AccountOut.of(account, translator_for(request))
+
+
+@router.post(
+    "/accounts/{account_id}/sync",
+    response_model=AccountOut,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=NOT_FOUND,
+)
+def sync_account_now(
+    request: Request, account_id: int, session: SessionDep, runtime: RuntimeDep, researcher: ApiResearcher
+) -> AccountOut:
+    """Ask for a sync soon; repeated asks while one is queued count once."""
+    account = get_account(session, researcher_id=researcher.id, account_id=account_id)
+    runtime.jobs.enqueue_sync(account.id)
+    return AccountOut.of(account, translator_for(request))
+
+
+@router.delete("/accounts/{account_id}", response_model=DeletionReportOut, responses=NOT_FOUND)
+def remove_account(account_id: int, session: SessionDep, researcher: ApiResearcher) -> DeletionReportOut:
+    """Delete the account, its stored password and every synced event of its calendars."""
+    return DeletionReportOut.of(delete_account(session, researcher_id=researcher.id, account_id=account_id))
+
+
+@router.delete("/accounts", response_model=DeletionReportOut)
+def remove_all_accounts(session: SessionDep, researcher: ApiResearcher) -> DeletionReportOut:
+    """Delete all the researcher's accounts."""
+    return DeletionReportOut.of(delete_all_accounts(session, researcher_id=researcher.id))
+
+
+@router.patch("/calendars/{calendar_id}", response_model=CalendarOut, tags=["calendars"], responses=NOT_FOUND)
+def patch_calendar(
+    calendar_id: int, body: CalendarPatch, session: SessionDep, researcher: ApiResearcher
+) -> CalendarOut:
+    """Turn the conflict check of one calendar on or off."""
+    calendar = set_check_conflicts(
+        session, researcher_id=researcher.id, calendar_id=calendar_id, enabled=body.check_conflicts
+    )
+    return CalendarOut.of(calendar)

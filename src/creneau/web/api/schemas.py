@@ -1,0 +1,147 @@
+"""Request and response bodies of the JSON API (pydantic v2). Secrets go in, never out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
+
+from creneau.calendars.accounts import DeletionReport
+from creneau.store.models import Calendar, CalendarAccount
+from creneau.web.i18n import Translator
+from creneau.web.views import calendar_view, status_text
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable key, e.g. auth_failed, unreachable, not_caldav, not_found")
+    message: str = Field(description="For people, in the caller's language (Accept-Language)")
+    field: str | None = Field(default=None, description="The request field concerned, when there is one")
+
+
+class ErrorOut(BaseModel):
+    detail: ErrorDetail
+
+
+class CalendarOut(BaseModel):
+    id: int
+    account_id: int
+    name: str
+    color: str | None = Field(description="#rrggbb as given by the server, when it gives one")
+    read_only: bool
+    check_conflicts: bool = Field(description="Whether its events count as busy times")
+    malformed_count: int = Field(
+        description="Objects that could not be read at the last sync, and were skipped"
+    )
+    malformed_detail: str
+    last_error: str
+
+    @classmethod
+    def of(cls, calendar: Calendar) -> CalendarOut:
+        view = calendar_view(calendar)
+        return cls(
+            id=calendar.id,
+            account_id=calendar.account_id,
+            name=calendar.name,
+            color=calendar.color,
+            read_only=calendar.read_only,
+            check_conflicts=calendar.check_conflicts,
+            malformed_count=view.malformed_count,
+            malformed_detail=view.malformed_detail,
+            last_error=view.last_error,
+        )
+
+
+class ProgressOut(BaseModel):
+    done: int
+    total: int
+
+
+class AccountOut(BaseModel):
+    id: int
+    provider: str
+    display_name: str
+    username: str
+    server_url: str
+    status: str = Field(description='"ok", "syncing", "reconnect_needed" or "error"')
+    status_detail: str
+    status_message: str = Field(description="What the status means for people, in the caller's language")
+    progress: ProgressOut = Field(description="Objects synced so far in the running sync")
+    last_sync_at: datetime | None
+    calendars: list[CalendarOut]
+
+    @classmethod
+    def of(cls, account: CalendarAccount, t: Translator) -> AccountOut:
+        return cls(
+            id=account.id,
+            provider=account.provider,
+            display_name=account.display_name,
+            username=account.username,
+            server_url=account.server_url,
+            status=account.status,
+            status_detail=account.status_detail,
+            status_message=status_text(account, t),
+            progress=ProgressOut(done=account.sync_done, total=account.sync_total),
+            last_sync_at=account.last_sync_at,
+            calendars=[CalendarOut.of(c) for c in account.calendars],
+        )
+
+
+class AccountListOut(BaseModel):
+    accounts: list[AccountOut]
+
+
+class AccountCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    provider: Literal["caldav", "icloud"]
+    server_url: str | None = Field(
+        default=None,
+        max_length=2000,
+        validate_default=True,
+        description="Required for caldav (e.g. https://caldav.fastmail.com/); refused for icloud",
+    )
+    username: str = Field(min_length=1, max_length=320, description="Apple ID for icloud")
+    password: SecretStr = Field(
+        min_length=1, max_length=1024, description="For iCloud, an app-specific password"
+    )
+
+    @field_validator("server_url")
+    @classmethod
+    def _server_url_fits_provider(cls, value: str | None, info: ValidationInfo) -> str | None:
+        provider = info.data.get("provider")
+        if provider == "icloud" and value:
+            raise ValueError("must be left out for icloud: creneau knows iCloud's server")
+        if provider == "caldav" and not (value or "").strip():
+            raise ValueError("is required for caldav")
+        return value
+
+
+class CalendarPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    check_conflicts: bool
+
+
+class DeletionReportOut(BaseModel):
+    accounts: list[str] = Field(description="Names of the accounts removed")
+    calendars: int
+    events: int
+
+    @classmethod
+    def of(cls, report: DeletionReport) -> DeletionReportOut:
+        return cls(accounts=list(report.accounts), calendars=report.calendars, events=report.events)
+
+
+class BusyPeriod(BaseModel):
+    start: datetime
+    end: datetime
+
+
+class FreeBusyOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    tz: str
+    from_: datetime = Field(alias="from")
+    to: datetime
+    busy: list[BusyPeriod]

@@ -1,0 +1,132 @@
+"""The web application: HTML pages, the JSON API under ``/api/v1``, OpenAPI at ``/openapi.json`` and Swagger
+UI at ``/docs`` (served from our own static files: no CDN)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import swagger_ui_bundle  # type: ignore[import-untyped]  # ships no py.typed
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+import creneau
+from creneau.config import Settings
+from creneau.runtime import Runtime
+from creneau.web import api, pages
+from creneau.web.errors import install_handlers
+from creneau.web.i18n import Catalogs, load_catalogs
+from creneau.web.render import Pages
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).parent / "static"
+SESSION_COOKIE = "creneau_session"
+SESSION_MAX_AGE = 14 * 24 * 3600
+SWAGGER_PREFIX = "/static/swagger"
+
+# Pages load nothing from elsewhere; Swagger UI needs its one inline script.
+_CSP_PAGES = (
+    "default-src 'self'; img-src 'self' data:; script-src 'self'; style-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+_CSP_DOCS = _CSP_PAGES.replace("script-src 'self'", "script-src 'self' 'unsafe-inline'").replace(
+    "style-src 'self'", "style-src 'self' 'unsafe-inline'"
+)
+
+
+def session_secret(settings: Settings) -> str:
+    """``settings.session_secret``; in development without one, a key generated once into ``var/``.
+
+    :raises ConfigurationError: outside development when the secret is missing or short.
+    """
+    settings.check_production()
+    if settings.session_secret:
+        return settings.session_secret
+    path = settings.var_dir / "dev-session.key"
+    if path.exists():
+        return path.read_text().strip()
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process wrote it first: use theirs
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as out:
+        out.write(key + "\n")
+    log.warning("no CRENEAU_SESSION_SECRET: using a development key stored in %s", path)
+    return key
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    settings = runtime.settings
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if settings.run_background_jobs:
+            runtime.jobs.start()
+        try:
+            yield
+        finally:
+            if settings.run_background_jobs:
+                runtime.jobs.stop()
+
+    app = FastAPI(
+        title="creneau",
+        version=creneau.__version__,
+        summary="Calendar sync and free/busy for user-research teams",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    app.state.pages = Pages(settings=settings, catalogs=Catalogs(load_catalogs(), settings.default_locale))
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=session_secret(settings),
+        session_cookie=SESSION_COOKIE,
+        max_age=SESSION_MAX_AGE,
+        same_site="lax",
+        https_only=settings.base_url.startswith("https://"),
+    )
+    app.middleware("http")(_security_headers)
+    app.mount(SWAGGER_PREFIX, StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(pages.router)
+    app.include_router(api.router)
+    app.add_api_route("/docs", _swagger_ui, include_in_schema=False, response_class=HTMLResponse)
+    install_handlers(app)
+    return app
+
+
+async def _swagger_ui(request: Request) -> HTMLResponse:
+    return get_swagger_ui_html(
+        openapi_url=request.app.openapi_url or "/openapi.json",
+        title="creneau API",
+        swagger_js_url=f"{SWAGGER_PREFIX}/swagger-ui-bundle.js",
+        swagger_css_url=f"{SWAGGER_PREFIX}/swagger-ui.css",
+        swagger_favicon_url=f"{SWAGGER_PREFIX}/favicon-32x32.png",
+    )
+
+
+async def _security_headers(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    response = await call_next(request)
+    csp = _CSP_DOCS if request.url.path == "/docs" else _CSP_PAGES
+    response.headers.setdefault("Content-Security-Policy", csp)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    if not request.url.path.startswith("/static/"):
+        response.headers.setdefault("Cache-Control", "no-store")  # pages and API answers are personal
+    return response

@@ -1,0 +1,121 @@
+"""Dependencies shared by the pages and the API (``Annotated`` aliases, as in full-stack-fastapi-template).
+
+- ``SessionDep``: a database session for the request, committed when the route returns without error (before
+  the response is sent, so the next request sees the change), rolled back otherwise.
+- ``CurrentResearcher``: the signed-in researcher of a page; signed out, the browser is sent to ``/login``.
+- ``ApiResearcher``: the caller of the API, by ``Authorization: Bearer <API token>``, or by the session cookie
+  plus an ``X-CSRF-Token`` header on unsafe methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from creneau.identity import researcher_for_token
+from creneau.runtime import Runtime
+from creneau.store.models import Researcher
+from creneau.web.csrf import check_header_token
+from creneau.web.errors import SignInRequired, Unauthorized
+
+SESSION_RESEARCHER_KEY = "researcher_id"
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """What pages show of the signed-in researcher, kept on ``request.state`` for rendering (error pages are
+    rendered after the request's database session is closed, so not the ORM object itself)."""
+
+    id: int
+    email: str
+    name: str
+    timezone: str
+
+
+def _remember(request: Request, researcher: Researcher) -> None:
+    request.state.researcher = SignedIn(researcher.id, researcher.email, researcher.name, researcher.timezone)
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_session(runtime: RuntimeDep) -> Iterator[Session]:
+    session = runtime.ctx.sessions()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def _signed_in(request: Request, session: Session) -> Researcher | None:
+    researcher_id = request.session.get(SESSION_RESEARCHER_KEY)
+    if not isinstance(researcher_id, int):
+        return None
+    researcher = session.get(Researcher, researcher_id)
+    if researcher is None:  # deleted meanwhile
+        request.session.pop(SESSION_RESEARCHER_KEY, None)
+    return researcher
+
+
+def current_researcher(request: Request, session: SessionDep) -> Researcher:
+    """:raises SignInRequired: when nobody is signed in (answered with a redirect to the sign-in page)."""
+    researcher = _signed_in(request, session)
+    if researcher is None:
+        query = f"?{request.url.query}" if request.url.query else ""
+        raise SignInRequired(request.url.path + query)
+    _remember(request, researcher)  # pages render dates in the researcher's time zone
+    return researcher
+
+
+CurrentResearcher = Annotated[Researcher, Depends(current_researcher)]
+
+_bearer = HTTPBearer(auto_error=False, description="A personal API token (see docs/web.md)")
+
+
+def api_researcher(
+    request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Researcher:
+    """:raises Unauthorized: without a valid token or session. :raises CsrfFailed: cookie without header."""
+    if request.headers.get("authorization"):
+        researcher = researcher_for_token(session, credentials.credentials) if credentials else None
+        if researcher is None:
+            raise Unauthorized()
+    else:
+        researcher = _signed_in(request, session)
+        if researcher is None:
+            raise Unauthorized()
+        check_header_token(request)
+    _remember(request, researcher)
+    return researcher
+
+
+ApiResearcher = Annotated[Researcher, Depends(api_researcher)]
+
+
+def sign_in(request: Request, researcher: Researcher) -> None:
+    """Start a fresh session for ``researcher`` (nothing of the signed-out session is kept but the flash)."""
+    request.session.clear()
+    request.session[SESSION_RESEARCHER_KEY] = researcher.id
+
+
+def sign_out(request: Request) -> None:
+    request.session.clear()

@@ -1,0 +1,264 @@
+"""The one place where errors become HTTP answers: statuses, stable codes and translated messages.
+
+``problem_for`` maps the :mod:`creneau.errors` tree (and the web layer's own few exceptions) to a
+:class:`Problem`; the handlers installed by :func:`install_handlers` turn a problem into JSON under ``/api/``
+(``{"detail": {"code": ..., "message": ..., "field": ...}}``) and into an HTML page elsewhere. Pages that show
+an error inside a form (connect an account, sign in) call :func:`problem_for` too, so the words are the same.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from creneau import errors
+from creneau.web.csrf import CsrfFailed
+from creneau.web.i18n import N_, Translator
+from creneau.web.render import render, translator_for
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/"
+
+# What a researcher reads for each provider error code. iCloud's refusal gets its own words: the usual cause
+# is an Apple ID password typed where an app-specific password is needed.
+PROVIDER_MESSAGES: Mapping[str, str] = {
+    "auth_failed": N_("The server refused the username or password."),
+    "auth_failed/icloud": N_(
+        "iCloud refused the password: iCloud needs an app-specific password, not your Apple ID password."
+    ),
+    "auth_expired": N_(
+        "The server refused the password: delete and reconnect the account with a new password."
+    ),
+    "unreachable": N_("Could not reach the server (check the address, or the server is down)."),
+    "not_caldav": N_("This address answers but is not a CalDAV server."),
+    "address_forbidden": N_("This address points into a private network, which this creneau does not allow."),
+    "rate_limited": N_("The server asks us to slow down; try again in a few minutes."),
+    "precondition_failed": N_("The event changed on the server meanwhile; try again."),
+    "remote_not_found": N_("The calendar or event no longer exists on the server."),
+    "sync_cursor_invalid": N_(
+        "The server forgot where the last sync stopped; creneau syncs everything again."
+    ),
+    "transient": N_("The calendar server had a temporary problem; creneau will try again later."),
+    "provider_error": N_("The calendar server answered something creneau did not understand."),
+}
+
+# Field names as a researcher reads them, for "422 naming the field" on pages and in messages.
+FIELD_LABELS: Mapping[str, str] = {
+    "email": N_("Email"),
+    "password": N_("Password"),
+    "username": N_("Username"),
+    "server_url": N_("Server address"),
+    "provider": N_("Calendar service"),
+    "check_conflicts": N_("Check for conflicts"),
+    "label": N_("Label"),
+    "from": N_("Start"),
+    "to": N_("End"),
+    "tz": N_("Time zone"),
+    "timezone": N_("Time zone"),
+    "locale": N_("Language"),
+}
+
+# Messages the services put in ValidationFailed (English); listed so that they are translated when shown.
+SERVICE_MESSAGES = (
+    N_("Wrong email or password."),
+    N_("Enter a valid email address."),
+    N_("The password must be at least 8 characters long."),
+    N_("The language must be fr or en."),
+    N_("A researcher with this email address already exists."),
+    N_("Unknown time zone."),
+    N_("The end must come after the start."),
+    N_("The range may span at most 400 days."),
+    N_("a username is required"),
+    N_("a password is required"),
+    N_("a server URL is required"),
+    N_("the server URL must start with https:// or http://"),
+    N_("the iCloud server cannot be changed"),
+    N_("this account is already connected"),
+)
+
+_PROVIDER_STATUS: Mapping[str, int] = {
+    "auth_failed": 422,
+    "auth_expired": 422,
+    "not_caldav": 422,
+    "address_forbidden": 422,
+    "precondition_failed": 409,
+    "rate_limited": 503,
+    "remote_not_found": 502,
+}
+_PROVIDER_FIELD: Mapping[str, str] = {
+    "auth_failed": "password",
+    "auth_expired": "password",
+    "not_caldav": "server_url",
+    "address_forbidden": "server_url",
+    "unreachable": "server_url",
+}
+
+
+class SignInRequired(Exception):
+    """A page needs a signed-in researcher; answered with a redirect to the sign-in page."""
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+
+
+class Unauthorized(Exception):
+    """The API was called without a valid API token or session (answered 401)."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    status: int
+    code: str
+    message: str  # an English message id, translated when shown
+    params: Mapping[str, object] = dataclasses.field(default_factory=dict)
+    field: str | None = None
+    headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    def text(self, t: Translator) -> str:
+        message = t.translate(self.message, **self.params)
+        if self.field and self.code == "invalid":
+            label = FIELD_LABELS.get(self.field)
+            name = t.translate(label) if label else self.field
+            return t.gettext("%(field)s: %(message)s", field=name, message=message)
+        return message
+
+
+def provider_message(code: str, provider: str | None = None) -> str:
+    """The message id for a provider error ``code``, specialised for ``provider`` when there is one."""
+    return PROVIDER_MESSAGES.get(f"{code}/{provider}") or PROVIDER_MESSAGES.get(
+        code, PROVIDER_MESSAGES["provider_error"]
+    )
+
+
+def problem_for(exc: Exception, *, provider: str | None = None) -> Problem:
+    """How ``exc`` is answered; unknown exceptions are 500s."""
+    if isinstance(exc, errors.ProviderError):
+        code = getattr(exc, "code", "provider_error")
+        headers: dict[str, str] = {}
+        if isinstance(exc, errors.RateLimited) and exc.retry_after:
+            headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+        return Problem(
+            status=_PROVIDER_STATUS.get(code, 502),
+            code=code,
+            message=provider_message(code, provider),
+            field=_PROVIDER_FIELD.get(code),
+            headers=headers,
+        )
+    if isinstance(exc, errors.ValidationFailed):
+        return Problem(422, "invalid", str(exc), field=exc.field)
+    if isinstance(exc, errors.NotFound):
+        return Problem(404, "not_found", N_("This page or object does not exist, or is not yours."))
+    if isinstance(exc, errors.TooManyAttempts):
+        minutes = max(1, math.ceil(exc.retry_after / 60))
+        return Problem(
+            429,
+            "too_many_attempts",
+            N_("Too many failed sign-ins. Try again in %(minutes)d minutes."),
+            params={"minutes": minutes},
+            headers={"Retry-After": str(max(1, math.ceil(exc.retry_after)))},
+        )
+    if isinstance(exc, CsrfFailed):
+        return Problem(403, "csrf_failed", N_("This form has expired. Reload the page and try again."))
+    if isinstance(exc, Unauthorized):
+        return Problem(
+            401,
+            "unauthorized",
+            N_("Sign in, or send an API token in the Authorization header."),
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return Problem(500, "server_error", N_("Something went wrong on our side. Please try again later."))
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith(API_PREFIX)
+
+
+def respond(request: Request, problem: Problem) -> Response:
+    t = translator_for(request)
+    if _is_api(request):
+        detail: dict[str, Any] = {"code": problem.code, "message": problem.text(t)}
+        if problem.field:
+            detail["field"] = problem.field
+        return JSONResponse({"detail": detail}, status_code=problem.status, headers=dict(problem.headers))
+    return render(
+        request,
+        "error.html",
+        status_code=problem.status,
+        headers=dict(problem.headers),
+        problem=problem,
+        message=problem.text(t),
+    )
+
+
+async def _creneau_error(request: Request, exc: Exception) -> Response:
+    problem = problem_for(exc)
+    if problem.status >= 500:
+        log.error("%s on %s %s: %s", type(exc).__name__, request.method, request.url.path, exc)
+    return respond(request, problem)
+
+
+async def _sign_in_required(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SignInRequired)
+    return RedirectResponse("/login?" + urlencode({"next": exc.next_path}), status_code=303)
+
+
+def _validation_items(exc: RequestValidationError) -> list[dict[str, Any]]:
+    # FastAPI's own shape, less the rejected input (it may be a password) and pydantic's internals.
+    return [
+        {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
+        for err in exc.errors()
+    ]
+
+
+async def _request_validation(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    items = _validation_items(exc)
+    if _is_api(request):
+        return JSONResponse({"detail": items}, status_code=422)
+    t = translator_for(request)
+    names = [str(item["loc"][-1]) for item in items if item["loc"]]
+    labels = [t.translate(FIELD_LABELS[n]) if n in FIELD_LABELS else n for n in names]
+    message = t.gettext("Please check these fields: %(fields)s.", fields=", ".join(labels))
+    problem = Problem(422, "invalid", N_("Please check these fields: %(fields)s."))
+    return render(request, "error.html", status_code=422, problem=problem, message=message)
+
+
+async def _http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 404:
+        code, message = "not_found", N_("This page or object does not exist, or is not yours.")
+    elif exc.status_code == 405:
+        code, message = "method_not_allowed", N_("This address does not accept this method.")
+    else:
+        code, message = "http_error", str(exc.detail)
+    return respond(request, Problem(exc.status_code, code, message, headers=headers))
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return respond(request, problem_for(exc))
+
+
+def install_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(errors.CreneauError, _creneau_error)
+    app.add_exception_handler(CsrfFailed, _creneau_error)
+    app.add_exception_handler(Unauthorized, _creneau_error)
+    app.add_exception_handler(SignInRequired, _sign_in_required)
+    app.add_exception_handler(RequestValidationError, _request_validation)
+    app.add_exception_handler(StarletteHTTPException, _http_exception)
+    app.add_exception_handler(Exception, _unexpected)

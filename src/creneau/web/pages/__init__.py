@@ -1,0 +1,15 @@
+"""Server-rendered pages. Every unsafe request of every page must carry the session's CSRF token."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from creneau.web.csrf import require_form_token
+from creneau.web.pages import auth, integrations, tokens
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(require_form_token)])
+router.include_router(auth.router)
+router.include_router(integrations.router)
+router.include_router(tokens.router)
+
+__all__ = ["router"]

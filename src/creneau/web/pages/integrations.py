@@ -1,0 +1,211 @@
+"""Settings > Integrations: connect calendar accounts, watch them sync, choose the calendars checked for
+conflicts, delete one account or all of them. Every action is a plain form (works without JavaScript)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from creneau.calendars.accounts import (
+    DeletionReport,
+    connect_account,
+    delete_account,
+    delete_all_accounts,
+    get_account,
+    list_accounts,
+    set_check_conflicts,
+)
+from creneau.errors import ProviderError, ValidationFailed
+from creneau.store.models import Researcher
+from creneau.web.deps import CurrentResearcher, RuntimeDep, SessionDep
+from creneau.web.errors import problem_for
+from creneau.web.i18n import N_
+from creneau.web.render import flash, render, translator_for
+from creneau.web.views import account_view, is_busy, provider_label
+
+router = APIRouter(prefix="/settings/integrations")
+
+PAGE = "/settings/integrations"
+DELETED_KEY = "deleted"
+MAX_NAMES_KEPT = 20  # the report rides in the session cookie: keep it small
+APPLE_HELP_URL = "https://support.apple.com/en-us/102654"  # app-specific passwords
+
+
+@dataclass
+class ConnectForm:
+    """A connect form shown again after a failure: what was typed (never the password) and why it failed."""
+
+    provider: str
+    server_url: str = ""
+    username: str = ""
+    error: str = ""
+    error_code: str = ""
+    error_field: str | None = None
+
+
+def _integrations_page(
+    request: Request,
+    session: Session,
+    researcher: Researcher,
+    *,
+    status_code: int = 200,
+    form: ConnectForm | None = None,
+) -> Response:
+    t = translator_for(request)
+    accounts = list_accounts(session, researcher_id=researcher.id)
+    return render(
+        request,
+        "integrations.html",
+        status_code=status_code,
+        accounts=[account_view(a, t) for a in accounts],
+        polling=any(is_busy(a) for a in accounts),
+        form=form,
+        deleted=request.session.pop(DELETED_KEY, None),
+        apple_help_url=APPLE_HELP_URL,
+    )
+
+
+@router.get("")
+def integrations(request: Request, session: SessionDep, researcher: CurrentResearcher) -> Response:
+    return _integrations_page(request, session, researcher)
+
+
+@router.post("/accounts")
+def connect(
+    request: Request,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    researcher: CurrentResearcher,
+    provider: Annotated[Literal["caldav", "icloud"], Form()],
+    server_url: Annotated[str, Form(max_length=2000)] = "",
+    username: Annotated[str, Form(max_length=320)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+) -> Response:
+    try:
+        account = connect_account(
+            session,
+            ctx=runtime.ctx,
+            researcher_id=researcher.id,
+            provider=provider,
+            server_url=(server_url.strip() or None) if provider == "caldav" else None,
+            username=username,
+            password=password,
+        )
+    except (ValidationFailed, ProviderError) as exc:
+        session.rollback()
+        problem = problem_for(exc, provider=provider)
+        form = ConnectForm(
+            provider=provider,
+            server_url=server_url if provider == "caldav" else "",
+            username=username,
+            error=problem.text(translator_for(request)),
+            error_code=problem.code,
+            error_field=problem.field,
+        )
+        return _integrations_page(request, session, researcher, status_code=problem.status, form=form)
+    session.commit()  # the sync job reads the account from its own session
+    runtime.jobs.enqueue_sync(account.id)
+    flash(
+        request,
+        N_("%(name)s is connected; its calendars are being synchronised."),
+        name=f"{provider_label(account.provider)} — {account.username}",
+    )
+    return RedirectResponse(f"{PAGE}#account-{account.id}", status_code=303)
+
+
+@router.post("/accounts/{account_id}/sync")
+def sync_now(
+    request: Request, account_id: int, session: SessionDep, runtime: RuntimeDep, researcher: CurrentResearcher
+) -> RedirectResponse:
+    account = get_account(session, researcher_id=researcher.id, account_id=account_id)
+    runtime.jobs.enqueue_sync(account.id)
+    flash(request, N_("Synchronisation of %(name)s has started."), name=account.username)
+    return RedirectResponse(f"{PAGE}#account-{account.id}", status_code=303)
+
+
+@router.post("/calendars/{calendar_id}/conflicts")
+def switch_conflicts(
+    request: Request,
+    calendar_id: int,
+    session: SessionDep,
+    researcher: CurrentResearcher,
+    check_conflicts: Annotated[Literal["on", "off"], Form()],
+) -> RedirectResponse:
+    enabled = check_conflicts == "on"
+    calendar = set_check_conflicts(
+        session, researcher_id=researcher.id, calendar_id=calendar_id, enabled=enabled
+    )
+    if enabled:
+        flash(request, N_("Conflicts with «%(name)s» are checked again."), name=calendar.name)
+    else:
+        flash(request, N_("Conflicts with «%(name)s» are no longer checked."), name=calendar.name)
+    return RedirectResponse(f"{PAGE}#calendar-{calendar.id}", status_code=303)
+
+
+def _confirm_page(request: Request, *, action: str, accounts: list[Any], all_accounts: bool) -> Response:
+    t = translator_for(request)
+    return render(
+        request,
+        "confirm_delete.html",
+        action=action,
+        accounts=[account_view(a, t) for a in accounts],
+        all_accounts=all_accounts,
+    )
+
+
+def _remember_deletion(request: Request, report: DeletionReport) -> None:
+    request.session[DELETED_KEY] = {
+        "accounts": report.accounts[:MAX_NAMES_KEPT],
+        "more": max(0, len(report.accounts) - MAX_NAMES_KEPT),
+        "calendars": report.calendars,
+        "events": report.events,
+    }
+
+
+@router.get("/accounts/{account_id}/delete")
+def confirm_delete_account(
+    request: Request, account_id: int, session: SessionDep, researcher: CurrentResearcher
+) -> Response:
+    account = get_account(session, researcher_id=researcher.id, account_id=account_id)
+    return _confirm_page(
+        request, action=f"{PAGE}/accounts/{account.id}/delete", accounts=[account], all_accounts=False
+    )
+
+
+@router.post("/accounts/{account_id}/delete")
+def remove_account(
+    request: Request,
+    account_id: int,
+    session: SessionDep,
+    researcher: CurrentResearcher,
+    confirmed: Annotated[str, Form(max_length=8)] = "",
+) -> Response:
+    if confirmed != "yes":  # reached without JavaScript's confirm(): ask on a page of its own
+        return confirm_delete_account(request, account_id, session, researcher)
+    report = delete_account(session, researcher_id=researcher.id, account_id=account_id)
+    _remember_deletion(request, report)
+    return RedirectResponse(PAGE, status_code=303)
+
+
+@router.get("/delete-all")
+def confirm_delete_all(request: Request, session: SessionDep, researcher: CurrentResearcher) -> Response:
+    accounts = list_accounts(session, researcher_id=researcher.id)
+    return _confirm_page(request, action=f"{PAGE}/delete-all", accounts=list(accounts), all_accounts=True)
+
+
+@router.post("/delete-all")
+def remove_all_accounts(
+    request: Request,
+    session: SessionDep,
+    researcher: CurrentResearcher,
+    confirmed: Annotated[str, Form(max_length=8)] = "",
+) -> Response:
+    if confirmed != "yes":
+        return confirm_delete_all(request, session, researcher)
+    report = delete_all_accounts(session, researcher_id=researcher.id)
+    _remember_deletion(request, report)
+    return RedirectResponse(PAGE, status_code=303)
