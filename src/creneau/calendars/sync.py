@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, selectinload
 
 from creneau.calendars import ical
@@ -27,11 +27,13 @@ from creneau.calendars.occurrences import (
     replace_occurrences,
 )
 from creneau.calendars.providers.base import CalendarProvider, ChangeSet, Progress, RemoteCalendar
+from creneau.domain.intervals import Interval
 from creneau.errors import AuthFailed, ProviderError, RateLimited, SyncCursorInvalid
 from creneau.store.models import Calendar, CalendarAccount, CalendarSyncState, SyncedEvent
 
 log = logging.getLogger(__name__)
 MALFORMED_KEPT = 20  # how many "href: reason" lines the Integrations page can show per calendar
+_CHUNK = 500  # ids per IN (...) clause
 
 
 @dataclass
@@ -169,31 +171,74 @@ def _apply(
     if state is None:
         state = calendar.sync_state = CalendarSyncState()
     window = ctx.sync_window()
-    events = {
-        e.remote_id: e
-        for e in session.scalars(select(SyncedEvent).where(SyncedEvent.calendar_id == calendar_id))
-    }
-    malformed: dict[str, str] = json.loads(state.malformed_detail or "{}")
-    gone = set(changes.deleted)
-    if changes.full:
-        keep = (
-            {e.remote_id for e in changes.upserted}
-            | set(changes.unchanged)
-            | {b.remote_id for b in changes.bad}
-        )
-        gone |= set(events) - keep
-        malformed = {}
-    for remote_id in gone:
-        malformed.pop(remote_id, None)
-        if remote_id in events:
-            session.delete(events.pop(remote_id))
-    session.flush()
+    # When the window moved, occurrences entering it must appear without any change on the server.
+    window_moved = state.window_start != window.start or state.window_end != window.end
+    malformed: dict[str, str] = {} if changes.full else json.loads(state.malformed_detail or "{}")
+    gone = _delete_gone(session, calendar_id, changes, malformed)
+    events = _load_events(session, calendar_id, changes, everything=window_moved)
     for bad in changes.bad:
         malformed[bad.remote_id] = bad.reason
     parsed = _store_upserts(session, calendar_id, changes, events, malformed)
-    window_moved = state.window_start != window.start or state.window_end != window.end
-    if window_moved:  # occurrences entering the window appear without any change on the server
+    if window_moved:
         parsed = {e.id: parsed.get(e.id) or (e, _reparse(e)) for e in events.values()}
+    _expand(session, calendar, parsed, window, malformed)
+    state.cursor = changes.cursor
+    state.window_start, state.window_end = window.start, window.end
+    state.last_success_at = datetime.now(UTC)
+    state.last_error = ""
+    state.malformed_count = len(malformed)
+    state.malformed_detail = json.dumps(dict(sorted(malformed.items())[:MALFORMED_KEPT]))
+    report.fetched += len(changes.upserted)
+    report.deleted += gone
+    report.unchanged += len(changes.unchanged)
+    report.malformed += len(malformed)
+
+
+def _delete_gone(session: Session, calendar_id: int, changes: ChangeSet, malformed: dict[str, str]) -> int:
+    """Delete the events the server no longer has (their occurrences go by cascade); returns how many."""
+    gone = set(changes.deleted)
+    if changes.full:
+        keep = {e.remote_id for e in changes.upserted} | set(changes.unchanged)
+        keep |= {b.remote_id for b in changes.bad}
+        held = session.scalars(select(SyncedEvent.remote_id).where(SyncedEvent.calendar_id == calendar_id))
+        gone |= set(held) - keep
+    for remote_id in gone:
+        malformed.pop(remote_id, None)
+    ids = list(gone)
+    deleted = 0
+    for i in range(0, len(ids), _CHUNK):
+        result = session.execute(
+            delete(SyncedEvent).where(
+                SyncedEvent.calendar_id == calendar_id, SyncedEvent.remote_id.in_(ids[i : i + _CHUNK])
+            )
+        )
+        deleted += result.rowcount or 0  # type: ignore[attr-defined]
+    return deleted
+
+
+def _load_events(
+    session: Session, calendar_id: int, changes: ChangeSet, *, everything: bool
+) -> dict[str, SyncedEvent]:
+    """The stored events this change touches (all of them when ``everything``), by remote id."""
+    query = select(SyncedEvent).where(SyncedEvent.calendar_id == calendar_id)
+    if everything:
+        return {e.remote_id: e for e in session.scalars(query)}
+    wanted = [e.remote_id for e in changes.upserted]
+    found: dict[str, SyncedEvent] = {}
+    for i in range(0, len(wanted), _CHUNK):
+        for event in session.scalars(query.where(SyncedEvent.remote_id.in_(wanted[i : i + _CHUNK]))):
+            found[event.remote_id] = event
+    return found
+
+
+def _expand(
+    session: Session,
+    calendar: Calendar,
+    parsed: dict[int, tuple[SyncedEvent, ical.ParsedObject | None]],
+    window: Interval,
+    malformed: dict[str, str],
+) -> None:
+    """Replace the busy occurrences of the ``parsed`` events by their expansion inside ``window``."""
     tz, owners = calendar_timezone(calendar), owner_addresses(calendar)
     rows: list[dict[str, Any]] = []
     for event, obj in parsed.values():
@@ -204,16 +249,6 @@ def _apply(
         except ical.MalformedObject as exc:  # parse() foresees nearly everything; skip, never abort
             malformed[event.remote_id] = str(exc)
     replace_occurrences(session, list(parsed), rows)
-    state.cursor = changes.cursor
-    state.window_start, state.window_end = window.start, window.end
-    state.last_success_at = datetime.now(UTC)
-    state.last_error = ""
-    state.malformed_count = len(malformed)
-    state.malformed_detail = json.dumps(dict(sorted(malformed.items())[:MALFORMED_KEPT]))
-    report.fetched += len(changes.upserted)
-    report.deleted += len(gone)
-    report.unchanged += len(changes.unchanged)
-    report.malformed += len(malformed)
 
 
 def _store_upserts(

@@ -52,11 +52,14 @@ def busy_occurrences(
     query = obj.query
     found: set[Occurrence] = set()
     try:
+        events = [c for c in obj.calendar.subcomponents if c.name == "VEVENT"]
+        if not events:
+            return []
         if obj.mixes_floating:
             query = build_query(_floating_placed(obj.calendar, floating))
+        elif query is None and not obj.recurring:
+            return _single(events[0], window, floating, owners)
         elif query is None:
-            if not any(c.name == "VEVENT" for c in obj.calendar.subcomponents):
-                return []
             query = build_query(obj.calendar)
         for component in query.between(_naive_utc(window.start, -_PAD), _naive_utc(window.end, _PAD)):
             if not is_busy(component, owners):
@@ -71,6 +74,24 @@ def busy_occurrences(
             f"cannot expand {short(obj.uid)!r}: {type(exc).__name__}: {reason(exc)}"
         ) from exc
     return sorted(found)
+
+
+def _single(event: Any, window: Interval, floating: tzinfo, owners: frozenset[str]) -> list[Occurrence]:
+    """The one occurrence of a non-recurring event, with RFC 5545's defaults for a missing end: a DATE
+    lasts one day, a DATE-TIME without DTEND or DURATION lasts no time (and so is not busy)."""
+    if not is_busy(event, owners):
+        return []
+    start = event["DTSTART"].dt
+    if "DTEND" in event:
+        end = event["DTEND"].dt
+    elif "DURATION" in event:
+        end = start + event["DURATION"].dt
+    else:
+        end = start if isinstance(start, datetime) else start + timedelta(days=1)
+    occurrence = _occurrence(start, end, floating)
+    if occurrence is None or not (occurrence.start < window.end and window.start < occurrence.end):
+        return []
+    return [occurrence]
 
 
 def _floating_placed(calendar: icalendar.Calendar, floating: tzinfo) -> icalendar.Calendar:

@@ -12,6 +12,7 @@ import icalendar.error
 import recurring_ical_events
 
 from creneau.calendars.ical._model import MalformedObject, ParsedObject, reason, short
+from creneau.calendars.ical._strip import strip_irrelevant
 from creneau.calendars.ical._vtimezone import split_vtimezones
 from creneau.calendars.ical._zones import ObjectZones
 from creneau.domain.timezones import is_utc, to_utc
@@ -43,7 +44,7 @@ def parse(text: str) -> ParsedObject:
     """
     try:
         rest, vtimezones = split_vtimezones(text)
-        calendar = icalendar.Calendar.from_ical(rest)
+        calendar = icalendar.Calendar.from_ical(strip_irrelevant(rest))
     except Exception as exc:
         raise MalformedObject(f"not an iCalendar object: {reason(exc)}") from exc
     if not isinstance(calendar, icalendar.Calendar) or calendar.name != "VCALENDAR":
@@ -57,6 +58,9 @@ def parse(text: str) -> ParsedObject:
 
 
 def _prepare(calendar: icalendar.Calendar, zones: ObjectZones) -> ParsedObject:
+    scale = str(calendar.get("CALSCALE", "GREGORIAN")).strip().upper()
+    if scale != "GREGORIAN":
+        raise MalformedObject(f"cannot read the object: calendar scale {short(scale)} is not supported")
     declared = calendar.get("X-WR-TIMEZONE")
     calendar_tz = zones(str(declared).strip()) if declared is not None else None
     events = [c for c in calendar.subcomponents if c.name == "VEVENT"]
@@ -68,7 +72,8 @@ def _prepare(calendar: icalendar.Calendar, zones: ObjectZones) -> ParsedObject:
     masters = [e for e in events if "RECURRENCE-ID" not in e]
     summary = (masters or events or [first])[0].get("SUMMARY", "")
     recurring = len(events) > 1 or any("RRULE" in e or "RDATE" in e for e in events)
-    query = build_query(calendar) if events else None
+    # A single non-recurring event is placed directly by busy_occurrences (no expansion machinery).
+    query = build_query(calendar) if recurring else None
     return ParsedObject(
         uid=str(first.get("UID", "")),
         summary=str(summary),
