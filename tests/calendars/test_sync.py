@@ -183,6 +183,7 @@ def test_server_down_keeps_previous_state_and_backs_off(runtime, researcher, rad
         account = session.get(CalendarAccount, account_id)
         assert account is not None and account.failures == 1 and account.next_sync_at is not None
         assert account.next_sync_at > datetime.now(UTC) + timedelta(seconds=10)
+        assert account.status_detail.startswith("unreachable: ")  # the pages translate the code
     assert busy(runtime, researcher) == [Interval(at(2, 9), at(2, 10))]
 
 

@@ -241,6 +241,19 @@ class ProviderContract:
         assert not changes.bad and not changes.unchanged
         assert all(e.etag for e in changes.upserted)
 
+    def test_downloaded_events_are_handed_over_in_batches_as_they_arrive(
+        self, harness: Harness, calendar: str
+    ) -> None:
+        for i in range(5):
+            harness.put(calendar, f"ev-{i}", ics(f"ev-{i}", DAY + timedelta(hours=i)))
+        batches: list[list[str]] = []
+        provider = harness.provider(batch_size=2)
+        changes = provider.pull_changes(
+            calendar, cursor=None, known_etags={}, received=lambda b: batches.append([e.remote_id for e in b])
+        )
+        assert [len(b) for b in batches] == [2, 2, 1]
+        assert sorted(r for b in batches for r in b) == sorted(e.remote_id for e in changes.upserted)
+
     def test_incremental_sync_returns_only_what_changed(
         self, harness: Harness, provider: CalendarProvider, calendar: str
     ) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,7 +27,13 @@ from creneau.calendars.occurrences import (
     owner_addresses,
     replace_occurrences,
 )
-from creneau.calendars.providers.base import CalendarProvider, ChangeSet, Progress, RemoteCalendar
+from creneau.calendars.providers.base import (
+    CalendarProvider,
+    ChangeSet,
+    Progress,
+    RemoteCalendar,
+    RemoteEvent,
+)
 from creneau.domain.intervals import Interval
 from creneau.errors import AuthFailed, ProviderError, RateLimited, SyncCursorInvalid
 from creneau.store.models import Calendar, CalendarAccount, CalendarSyncState, SyncedEvent
@@ -68,9 +75,10 @@ def sync_account(
         for calendar_id in calendar_ids:
             _sync_calendar(ctx, provider, calendar_id, report, tracker)
     except AuthFailed as exc:
-        _finish(ctx, account_id, report, status="reconnect_needed", detail=str(exc))
+        _finish(ctx, account_id, report, status="reconnect_needed", detail=f"{exc.code}: {exc}")
     except ProviderError as exc:
-        _finish(ctx, account_id, report, status="error", detail=str(exc), retry_after=_retry_after(exc))
+        detail = f"{exc.code}: {exc}"  # the code lets the pages say it in the reader's language
+        _finish(ctx, account_id, report, status="error", detail=detail, retry_after=_retry_after(exc))
     else:
         _finish(ctx, account_id, report, status="ok", detail="")
     finally:
@@ -149,18 +157,55 @@ def _sync_calendar(
             select(SyncedEvent.remote_id, SyncedEvent.etag).where(SyncedEvent.calendar_id == calendar_id)
         )
         known = {remote: etag for remote, etag in rows}
+    early = _EarlyParser()
     try:
-        changes = provider.pull_changes(remote_id, cursor=cursor, known_etags=known, progress=tracker.step)
+        changes = provider.pull_changes(
+            remote_id, cursor=cursor, known_etags=known, progress=tracker.step, received=early
+        )
     except SyncCursorInvalid:
         report.full_resyncs += 1
-        changes = provider.pull_changes(remote_id, cursor=None, known_etags=known, progress=tracker.step)
+        changes = provider.pull_changes(
+            remote_id, cursor=None, known_etags=known, progress=tracker.step, received=early
+        )
     tracker.calendar_done()
     with ctx.sessions() as session, session.begin():
-        _apply(ctx, session, calendar_id, changes, report)
+        _apply(ctx, session, calendar_id, changes, report, early)
+
+
+class _EarlyParser:
+    """Parses events as the provider hands them over, while it downloads the next batch."""
+
+    def __init__(self) -> None:
+        self._parsed: dict[str, tuple[str, ical.ParsedObject | ical.MalformedObject]] = {}
+
+    def __call__(self, events: Sequence[RemoteEvent]) -> None:
+        for event in events:
+            self._parsed[event.remote_id] = (event.ical, _parse_or_error(event.ical))
+
+    def get(self, event: RemoteEvent) -> ical.ParsedObject:
+        """The parsed ``event``. :raises ical.MalformedObject: when it cannot be read."""
+        text, outcome = self._parsed.pop(event.remote_id, (None, None))
+        if text is not event.ical or outcome is None:
+            outcome = _parse_or_error(event.ical)
+        if isinstance(outcome, ical.MalformedObject):
+            raise outcome
+        return outcome
+
+
+def _parse_or_error(text: str) -> ical.ParsedObject | ical.MalformedObject:
+    try:
+        return ical.parse(text)
+    except ical.MalformedObject as exc:
+        return exc
 
 
 def _apply(
-    ctx: EngineContext, session: Session, calendar_id: int, changes: ChangeSet, report: SyncReport
+    ctx: EngineContext,
+    session: Session,
+    calendar_id: int,
+    changes: ChangeSet,
+    report: SyncReport,
+    early: _EarlyParser,
 ) -> None:
     calendar = session.scalar(
         select(Calendar).where(Calendar.id == calendar_id).options(selectinload(Calendar.account))
@@ -178,7 +223,7 @@ def _apply(
     events = _load_events(session, calendar_id, changes, everything=window_moved)
     for bad in changes.bad:
         malformed[bad.remote_id] = bad.reason
-    parsed = _store_upserts(session, calendar_id, changes, events, malformed)
+    parsed = _store_upserts(session, calendar_id, changes, events, malformed, early)
     if window_moved:
         parsed = {e.id: parsed.get(e.id) or (e, _reparse(e)) for e in events.values()}
     _expand(session, calendar, parsed, window, malformed)
@@ -257,13 +302,14 @@ def _store_upserts(
     changes: ChangeSet,
     events: dict[str, SyncedEvent],
     malformed: dict[str, str],
+    early: _EarlyParser,
 ) -> dict[int, tuple[SyncedEvent, ical.ParsedObject | None]]:
     """Write changed objects; returns, by event id, each object to (re)expand with its parsed form."""
     now = datetime.now(UTC)
     pending: list[tuple[SyncedEvent, ical.ParsedObject]] = []
     for remote in changes.upserted:
         try:
-            obj = ical.parse(remote.ical)
+            obj = early.get(remote)
         except ical.MalformedObject as exc:
             malformed[remote.remote_id] = str(exc)
             continue

@@ -89,10 +89,12 @@ def status_text(account: CalendarAccount, t: Translator) -> str:
     """The explanation under the status badge, in the reader's language where we know the words."""
     if account.status == "reconnect_needed":
         return t.translate(PROVIDER_MESSAGES["auth_expired"])
-    detail = account.status_detail or ""
-    if detail in PROVIDER_MESSAGES:
-        return t.translate(PROVIDER_MESSAGES[detail])
-    return detail if account.status == "error" else ""
+    # The sync engine stores "code: technical detail"; the code picks the sentence in the reader's language.
+    code, _, technical = (account.status_detail or "").partition(": ")
+    if code in PROVIDER_MESSAGES:
+        sentence = t.translate(PROVIDER_MESSAGES[code])
+        return f"{sentence} ({technical})" if technical and account.status == "error" else sentence
+    return account.status_detail if account.status == "error" else ""
 
 
 def account_view(account: CalendarAccount, t: Translator) -> AccountView:

@@ -14,7 +14,7 @@ expansion and the busy rules live in one place, ``calendars/ical.py``
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar
@@ -114,6 +114,9 @@ class WrittenEvent:
 
 
 Progress = Callable[[int, int], None]  # (done, total) while a long pull downloads objects
+# Each batch of downloaded events as it arrives, called while the next batch is being downloaded, so that the
+# caller can parse during the wait. The same events are in the ChangeSet returned at the end.
+Received = Callable[[Sequence[RemoteEvent]], None]
 
 
 class CalendarProvider(abc.ABC):
@@ -153,6 +156,7 @@ class CalendarProvider(abc.ABC):
         cursor: str | None,
         known_etags: Mapping[str, str],
         progress: Progress | None = None,
+        received: Received | None = None,
     ) -> ChangeSet:
         """Changes since ``cursor`` (``None``: everything).
 

@@ -15,6 +15,7 @@ from creneau.calendars.providers.base import (
     Connection,
     EventDraft,
     Progress,
+    Received,
     RemoteCalendar,
     RemoteEvent,
     WrittenEvent,
@@ -86,11 +87,13 @@ class CalDAVProvider(CalendarProvider):
         cursor: str | None,
         known_etags: Mapping[str, str],
         progress: Progress | None = None,
+        received: Received | None = None,
     ) -> ChangeSet:
         url = collection_url(calendar_id)
         options = sync.PullOptions(
             chunk_size=self._chunk_size,
             use_sync_collection=self._use_sync_collection and url not in self._without_sync,
+            received=received,
         )
         changes = sync.pull(
             self._session, url, cursor=cursor, known_etags=known_etags, progress=progress, options=options

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from creneau.calendars.providers.base import ChangeSet, Progress
+from creneau.calendars.providers.base import ChangeSet, Progress, Received
 from creneau.calendars.providers.caldav import xml
 from creneau.calendars.providers.caldav.cursor import Cursor, decode
 from creneau.calendars.providers.caldav.dav import DavSession, canonical_path, failure, multistatus
@@ -48,6 +48,7 @@ class SyncListing:
 class PullOptions:
     chunk_size: int = 100
     use_sync_collection: bool = True
+    received: Received | None = None
 
 
 def pull(
@@ -90,7 +91,14 @@ def _apply_listing(
     options: PullOptions,
 ) -> ChangeSet:
     to_download, unchanged = split_known(listing.changed, known_etags)
-    got = multiget(session, calendar_url, to_download, chunk_size=options.chunk_size, progress=progress)
+    got = multiget(
+        session,
+        calendar_url,
+        to_download,
+        chunk_size=options.chunk_size,
+        progress=progress,
+        received=options.received,
+    )
     deleted = sorted(listing.deleted | set(got.gone) | {p for p in got.skipped if p in known_etags})
     return ChangeSet(
         cursor=Cursor(mode="sync", token=listing.token).encode(),
@@ -178,7 +186,14 @@ def _pull_by_ctag(
         return ChangeSet(cursor=cursor, full=False)
     listing = list_etags(session, calendar_url)
     to_download, unchanged = split_known(listing, known_etags)
-    got = multiget(session, calendar_url, to_download, chunk_size=options.chunk_size, progress=progress)
+    got = multiget(
+        session,
+        calendar_url,
+        to_download,
+        chunk_size=options.chunk_size,
+        progress=progress,
+        received=options.received,
+    )
     return ChangeSet(cursor=cursor, full=True, upserted=got.events, unchanged=unchanged, bad=got.bad)
 
 
