@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -259,3 +260,31 @@ def test_calendar_deleted_on_server_is_removed(runtime, researcher, radicale):
             ).calendars
         ]
     assert names == ["Work"]
+
+
+def test_passwords_never_reach_the_logs(
+    runtime: Runtime, researcher: Researcher, radicale: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    radicale.put_event("alice", "work", "a.ics", ics("a", at(2, 9)))
+    with pytest.raises(AuthFailed), runtime.ctx.sessions() as session, session.begin():
+        accounts.connect_account(
+            session,
+            ctx=runtime.ctx,
+            researcher_id=researcher.id,
+            provider="caldav",
+            server_url=radicale.url,
+            username="alice",
+            password="typo-" + PASSWORD,
+        )
+    account_id = connect(runtime, researcher, radicale)
+    sync_account(runtime.ctx, account_id=account_id)
+    with runtime.ctx.sessions() as session, session.begin():
+        account = session.get(CalendarAccount, account_id)
+        assert account is not None
+        account.credentials = runtime.ctx.vault.encrypt("changed-" + PASSWORD)
+    sync_account(runtime.ctx, account_id=account_id)  # reconnect needed
+    radicale.stop()
+    sync_account(runtime.ctx, account_id=account_id)  # server down
+    assert caplog.records, "nothing was logged: the test would prove nothing"
+    assert PASSWORD not in caplog.text

@@ -40,12 +40,12 @@ def run_demo(*, port: int, radicale_port: int, console: Console) -> None:
     settings = demo_settings(port=port, radicale_url=radicale_url)
     console.print("Preparing the database…")
     upgrade(settings)
-    console.print(f"Seeding and starting the demo CalDAV server (Radicale) on {radicale_url}…")
+    console.print(f"Seeding and starting the demo CalDAV server (Radicale) on {radicale_url}…", soft_wrap=True)
     info = prepare_demo(settings.var_dir, radicale_port=radicale_port)
     try:
         runtime = build_runtime(settings)
         ensure_demo_researcher(runtime)
-        console.print(demo_banner(info, settings.base_url), highlight=False)
+        console.print(demo_banner(info, settings.base_url), highlight=False, soft_wrap=True)
         uvicorn.run(create_app(runtime), host="127.0.0.1", port=port, log_level="warning")
     finally:
         info.stop()
