@@ -9,12 +9,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from creneau.calendars import accounts
 from creneau.cli import main
 from creneau.config import Settings, get_settings
 from creneau.runtime import Runtime
 from creneau.store.models import Researcher
-from tests.calendars.test_sync import ics
+from tests.calendars.test_sync import PASSWORD, connect, ics
 from tests.servers import RunningServer, start_radicale
 
 
@@ -31,7 +30,7 @@ def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Non
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[RunningServer]:
-    with start_radicale(tmp_path / "radicale", {"alice": "pw"}) as radicale:
+    with start_radicale(tmp_path / "radicale", {"alice": PASSWORD}) as radicale:
         radicale.make_calendar("alice", "work", display_name="Work")
         start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
         for n in range(5):
@@ -49,35 +48,17 @@ def test_help_explains_the_commands() -> None:
 def test_sync_command_syncs_every_account(
     cli_env: None, runtime: Runtime, researcher: Researcher, server: RunningServer
 ) -> None:
-    with runtime.ctx.sessions() as session, session.begin():
-        accounts.connect_account(
-            session,
-            ctx=runtime.ctx,
-            researcher_id=researcher.id,
-            provider="caldav",
-            server_url=server.url,
-            username="alice",
-            password="pw",
-        )
+    connect(runtime, researcher, server)
     result = CliRunner().invoke(main, ["sync"])
     assert result.exit_code == 0, result.output
     assert "1 calendars, 5 downloaded" in result.output
-    assert "pw" not in result.output.split()
+    assert PASSWORD not in result.output
 
 
 def test_sync_command_fails_when_an_account_fails(
     cli_env: None, runtime: Runtime, researcher: Researcher, server: RunningServer
 ) -> None:
-    with runtime.ctx.sessions() as session, session.begin():
-        accounts.connect_account(
-            session,
-            ctx=runtime.ctx,
-            researcher_id=researcher.id,
-            provider="caldav",
-            server_url=server.url,
-            username="alice",
-            password="pw",
-        )
+    connect(runtime, researcher, server)
     server.stop()
     result = CliRunner().invoke(main, ["sync"])
     assert result.exit_code == 1

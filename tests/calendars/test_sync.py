@@ -53,7 +53,8 @@ def radicale(tmp_path: Path) -> Iterator[RunningServer]:
         yield server
 
 
-def connect(runtime: Runtime, researcher: Researcher, server: RunningServer) -> int:
+def connect(runtime: Runtime, researcher: Researcher, server: RunningServer, password: str = PASSWORD) -> int:
+    """Connect the server's "alice" account as the researcher would; returns the account id."""
     with runtime.ctx.sessions() as session, session.begin():
         account = accounts.connect_account(
             session,
@@ -62,7 +63,7 @@ def connect(runtime: Runtime, researcher: Researcher, server: RunningServer) -> 
             provider="caldav",
             server_url=server.url,
             username="alice",
-            password=PASSWORD,
+            password=password,
         )
         return account.id
 
@@ -189,16 +190,8 @@ def test_server_down_keeps_previous_state_and_backs_off(runtime, researcher, rad
 
 
 def test_wrong_password_at_connect_stores_nothing(runtime, researcher, radicale):
-    with pytest.raises(AuthFailed), runtime.ctx.sessions() as session, session.begin():
-        accounts.connect_account(
-            session,
-            ctx=runtime.ctx,
-            researcher_id=researcher.id,
-            provider="caldav",
-            server_url=radicale.url,
-            username="alice",
-            password="wrong",
-        )
+    with pytest.raises(AuthFailed):
+        connect(runtime, researcher, radicale, password="wrong")
     with runtime.ctx.sessions() as session:
         assert session.scalar(select(func.count()).select_from(CalendarAccount)) == 0
 
@@ -267,16 +260,8 @@ def test_passwords_never_reach_the_logs(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     radicale.put_event("alice", "work", "a.ics", ics("a", at(2, 9)))
-    with pytest.raises(AuthFailed), runtime.ctx.sessions() as session, session.begin():
-        accounts.connect_account(
-            session,
-            ctx=runtime.ctx,
-            researcher_id=researcher.id,
-            provider="caldav",
-            server_url=radicale.url,
-            username="alice",
-            password="typo-" + PASSWORD,
-        )
+    with pytest.raises(AuthFailed):
+        connect(runtime, researcher, radicale, password="typo-" + PASSWORD)
     account_id = connect(runtime, researcher, radicale)
     sync_account(runtime.ctx, account_id=account_id)
     with runtime.ctx.sessions() as session, session.begin():
