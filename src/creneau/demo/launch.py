@@ -40,7 +40,7 @@ def run_demo(*, port: int, radicale_port: int, console: Console) -> None:
     settings = demo_settings(port=port, radicale_url=radicale_url)
     console.print("Preparing the database…")
     upgrade(settings)
-    console.print(f"Seeding and starting the demo CalDAV server (Radicale) on {radicale_url}…", soft_wrap=True)
+    console.print(f"Seeding and starting the demo CalDAV server on {radicale_url}…", soft_wrap=True)
     info = prepare_demo(settings.var_dir, radicale_port=radicale_port)
     try:
         runtime = build_runtime(settings)

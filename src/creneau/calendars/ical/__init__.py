@@ -11,8 +11,8 @@ Recurrences (RRULE, RDATE, EXDATE, RECURRENCE-ID overrides, RANGE=THISANDFUTURE)
 recurring-ical-events; time zones are resolved by our own rules (``_zones``: IANA, Windows, the object's own
 VTIMEZONE, then guesses); the busy rules are in :func:`busy_occurrences` and docs/providers/icalendar.md.
 
-Modules: ``_model`` (the values), ``_zones`` (TZIDs), ``_parse`` (reading and checking), ``_busy``
-(expanding).
+Modules: ``_model`` (the values), ``_zones`` (TZIDs), ``_parse`` (reading and checking), ``_fast`` (the
+reader ``_parse`` tries first for a lone plain event), ``_busy`` (expanding).
 """
 
 from __future__ import annotations

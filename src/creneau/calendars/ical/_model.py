@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 import icalendar
 
 from creneau.domain.intervals import Interval
 
-__all__ = ["MalformedObject", "Occurrence", "ParsedObject", "reason", "short"]
+__all__ = ["MalformedObject", "Occurrence", "ParsedObject", "SingleEvent", "reason", "short"]
 
 _MAX_TEXT = 70
 
@@ -33,6 +33,27 @@ def reason(exc: BaseException) -> str:
 
 
 @dataclass(frozen=True)
+class SingleEvent:
+    """What the busy rules need of a lone non-recurring VEVENT, read by the fast path (``_fast``).
+
+    ``start``, ``end`` (DTEND, or ``None``) and ``duration`` (DURATION, or ``None``; never both) are what
+    :func:`parse` would have left in the icalendar component: DATE values as dates, zoned times aware in the
+    zone their TZID means to us (``_zones``), ``...Z`` times in UTC, floating times naive. The other fields
+    are the raw values the busy rules read: ``status`` and ``transp`` as written (``""`` and ``"OPAQUE"``
+    when absent), every ``ORGANIZER`` address, and every ``ATTENDEE`` as (address, PARTSTAT or
+    ``"NEEDS-ACTION"``).
+    """
+
+    start: date
+    end: date | None
+    duration: timedelta | None
+    status: str = ""
+    transp: str = "OPAQUE"
+    organizers: tuple[str, ...] = ()
+    attendees: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class ParsedObject:
     """One remote object (a VCALENDAR), checked and ready to expand.
 
@@ -40,9 +61,11 @@ class ParsedObject:
     several UIDs is accepted too), ``summary`` the SUMMARY of its main event (``""`` if none), ``recurring``
     whether it has an RRULE or RDATE or several event components (overrides).
 
-    ``calendar`` is internal: its date-times have been re-zoned by :func:`parse` (see ``_zones``), floating
-    ones are still naive. ``calendar_tz`` is the zone the object declares for floating times
-    (``X-WR-TIMEZONE``), ``query`` the prepared recurrence expansion. ``mixes_floating`` says that an
+    The rest is internal. Exactly one of ``calendar`` and ``single`` is set. ``single`` is the one plain
+    event of an object the fast path read (``_fast``: most objects of a real calendar); the others are
+    read by icalendar into ``calendar``, whose date-times have been re-zoned by :func:`parse` (see
+    ``_zones``), floating ones still naive. ``calendar_tz`` is the zone the object declares for floating
+    times (``X-WR-TIMEZONE``), ``query`` the prepared recurrence expansion. ``mixes_floating`` says that an
     event mixes floating and zoned date-times (e.g. a floating DTSTART with EXDATEs in UTC), which
     recurring-ical-events would read by making the floating ones zoned: such objects are expanded on a copy
     whose floating times are first placed in the floating zone.
@@ -51,7 +74,8 @@ class ParsedObject:
     uid: str
     summary: str
     recurring: bool
-    calendar: icalendar.Calendar = field(repr=False)
+    calendar: icalendar.Calendar | None = field(default=None, repr=False)
+    single: SingleEvent | None = field(default=None, repr=False)
     calendar_tz: tzinfo | None = field(default=None, repr=False, compare=False)
     query: Any = field(default=None, repr=False, compare=False)
     mixes_floating: bool = field(default=False, repr=False, compare=False)

@@ -11,13 +11,14 @@ import icalendar
 import icalendar.error
 import recurring_ical_events
 
+from creneau.calendars.ical._fast import read_simple
 from creneau.calendars.ical._model import MalformedObject, ParsedObject, reason, short
 from creneau.calendars.ical._strip import strip_irrelevant
 from creneau.calendars.ical._vtimezone import split_vtimezones
 from creneau.calendars.ical._zones import ObjectZones
 from creneau.domain.timezones import is_utc, to_utc
 
-__all__ = ["build_query", "parse"]
+__all__ = ["build_query", "parse", "parse_with_icalendar"]
 
 # icalendar (7.x) warns when it strips a vendor prefix from a TZID; we re-resolve every TZID ourselves.
 _GUESSED = getattr(icalendar.error, "GloballyUniqueTZIDGuessed", None)
@@ -40,17 +41,38 @@ def parse(text: str) -> ParsedObject:
     negative; an unbounded RRULE does not fire more than 96 times a day. Every TZID is resolved by our own
     rules (``_zones``); a TZID nobody knows leaves the time floating.
 
+    A lone plain event (most objects of a calendar) is read by our own fast reader (``_fast``), anything
+    else by icalendar (:func:`parse_with_icalendar`); both give the same result.
+
     :raises MalformedObject: when any of that fails; the message names the component and the property.
     """
+    return _parse(text, fast=True)
+
+
+def parse_with_icalendar(text: str) -> ParsedObject:
+    """:func:`parse` without the fast path: the reference the fast path is tested against."""
+    return _parse(text, fast=False)
+
+
+def _parse(text: str, *, fast: bool) -> ParsedObject:
     try:
         rest, vtimezones = split_vtimezones(text)
-        calendar = icalendar.Calendar.from_ical(strip_irrelevant(rest))
+        stripped = strip_irrelevant(rest)
+    except Exception as exc:
+        raise MalformedObject(f"not an iCalendar object: {reason(exc)}") from exc
+    zones = ObjectZones(vtimezones)
+    if fast:
+        simple = read_simple(stripped, zones)
+        if simple is not None:
+            return simple
+    try:
+        calendar = icalendar.Calendar.from_ical(stripped)
     except Exception as exc:
         raise MalformedObject(f"not an iCalendar object: {reason(exc)}") from exc
     if not isinstance(calendar, icalendar.Calendar) or calendar.name != "VCALENDAR":
         raise MalformedObject("not a VCALENDAR object")
     try:
-        return _prepare(calendar, ObjectZones(vtimezones))
+        return _prepare(calendar, zones)
     except MalformedObject:
         raise
     except Exception as exc:  # anything icalendar or recurring-ical-events chokes on
