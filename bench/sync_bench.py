@@ -20,6 +20,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -37,6 +38,7 @@ BENCH = Path(__file__).resolve().parent
 USER, PASSWORD, SLUG = "bench", "bench-password", "events"  # USER and SLUG as in bench_data.py
 VDIRSYNCER = "vdirsyncer==0.21.0"
 _REQUEST = re.compile(r"\[INFO\] (\w+) request for ")
+_IN_PROCESS = re.compile(r"sync_account\(\) ([0-9.]+) s")
 _RESPONSE = re.compile(r"\[INFO\] \w+ response status for ")
 
 
@@ -188,7 +190,7 @@ SCENARIOS = ("initial sync", "no-change resync", "resync after 10 changes")
 
 
 def creneau_rows(work: Path, url: str, meter: RadicaleMeter, change: Callable[[], str]) -> list[Row]:
-    var_dir = str(work / "creneau")
+    var_dir = str(work)
     env = {**os.environ, "BENCH_PASSWORD": PASSWORD}
     command = creneau_cmd("setup", "--var-dir", var_dir, "--url", url, "--username", USER)
     setup = run_measured(command, env=env)
@@ -201,7 +203,7 @@ def creneau_rows(work: Path, url: str, meter: RadicaleMeter, change: Callable[[]
         result = measured.last_json()
         sync_seconds = result["sync_seconds"]
         assert isinstance(sync_seconds, float)
-        extra = {"in-process": f"sync_account() {sync_seconds:.1f} s"}
+        extra = {"in-process": f"sync_account() {sync_seconds:.2f} s"}
         rows.append(Row("creneau", scenario, measured, *meter.take(), creneau_outcome(result), extra))
     return rows
 
@@ -209,7 +211,7 @@ def creneau_rows(work: Path, url: str, meter: RadicaleMeter, change: Callable[[]
 def vdirsyncer_rows(
     work: Path, url: str, meter: RadicaleMeter, change: Callable[[], str], exe: Path
 ) -> list[Row]:
-    folder = work / "vdirsyncer"
+    folder = work
     config = vdirsyncer_config(folder, url)
     discover = vdirsyncer_run(exe, config, "discover")
     rows = [Row("vdirsyncer", "discover", discover, *meter.take(), vdirsyncer_outcome(discover, folder))]
@@ -269,6 +271,49 @@ def render(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def _spread(values: list[float]) -> str:
+    values = sorted(values)
+    return f"{statistics.median(values):.2f} s ({values[0]:.2f}–{values[-1]:.2f})" if values else "-"
+
+
+def _in_process(row: Row) -> list[float]:
+    return [float(v) for v in _IN_PROCESS.findall(row.extra.get("in-process", ""))]
+
+
+def summarize(rounds: list[list[Row]]) -> str:
+    """Median (and range) of each client's scenarios over the rounds, and the ratios the targets speak of."""
+    lines = [
+        f"Median of {len(rounds)} rounds (min–max):",
+        "",
+        "| Client | Scenario | Wall time | In-process sync | HTTP requests |",
+        "|---|---|---:|---:|---:|",
+    ]
+    wall: dict[tuple[str, str], float] = {}
+    inside: dict[tuple[str, str], float] = {}
+    for i, first in enumerate(rounds[0]):
+        same = [r[i] for r in rounds if len(r) > i]
+        key = (first.client, first.scenario.split(" (")[0])
+        walls = [r.measured.wall for r in same]
+        syncs = [v for r in same for v in _in_process(r)]
+        wall[key] = statistics.median(walls)
+        inside[key] = statistics.median(syncs) if syncs else 0.0
+        requests = sum(first.requests.values())
+        lines.append(f"| {key[0]} | {key[1]} | {_spread(walls)} | {_spread(syncs)} | {requests} |")
+    theirs_initial = wall.get(("vdirsyncer", "initial sync"))
+    theirs_resync = wall.get(("vdirsyncer", "no-change resync"))
+    if theirs_initial and theirs_resync:
+        changed = ("creneau", "resync after 10 changes")
+        initial = wall[("creneau", "initial sync")] / theirs_initial
+        lines += [
+            "",
+            f"- initial sync, creneau / vdirsyncer (wall): {initial:.2f}",
+            f"- creneau after 10 changes / vdirsyncer no-change resync: {wall[changed] / theirs_resync:.2f} "
+            f"(wall, interpreter start included), {inside[changed] / theirs_resync:.2f} (in-process, as the "
+            "creneau server runs it)",
+        ]
+    return "\n".join(lines)
+
+
 def machine() -> str:
     from importlib.metadata import version
     from platform import python_version
@@ -318,6 +363,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--skip-vdirsyncer", action="store_true", help="measure creneau only")
     parser.add_argument("--keep", action="store_true", help="keep bench/out/run-*/")
     parser.add_argument("--no-record", action="store_true", help="print the table, do not append RESULTS.md")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of both clients, alternated (median)")
     return parser.parse_args()
 
 
@@ -344,12 +390,15 @@ def main() -> None:
         notes.append(f"Radicale's first read of them (warm-up, not measured): {warm_up_seconds:.0f} s")
         meter = RadicaleMeter(work / "radicale" / "radicale.log", radicale.pid)
         change = changes(storage, args.events, today)
-        rows = creneau_rows(work, url, meter, change)
-        if exe is not None:
-            rows += vdirsyncer_rows(work, url, meter, change, exe)
+        rounds: list[list[Row]] = []
+        for n in range(args.rounds):  # alternated, so that a burst of load on the machine hits both
+            rows = creneau_rows(work / f"creneau-{n}", url, meter, change)
+            if exe is not None:
+                rows += vdirsyncer_rows(work / f"vdirsyncer-{n}", url, meter, change, exe)
+            rounds.append(rows)
     finally:
         stop_radicale(radicale)
-    table = render(rows)
+    table = summarize(rounds) + "\n\nLast round in full:\n\n" + render(rounds[-1])
     print(table)
     if not args.no_record:
         path = append_results(
