@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     sync_interval_seconds: int = Field(default=300, ge=10)
     sync_retry_base_seconds: float = Field(default=30.0, gt=0)
     sync_retry_max_seconds: float = Field(default=3600.0, gt=0)
-    multiget_chunk_size: int = Field(default=100, ge=1, le=1000)
+    multiget_chunk_size: int = Field(default=250, ge=1, le=1000)
     http_timeout_seconds: float = Field(default=20.0, gt=0)
     run_background_jobs: bool = True
 

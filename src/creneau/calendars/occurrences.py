@@ -1,8 +1,8 @@
-"""Turning stored events into busy-occurrence rows for the current sync window."""
+"""Where busy occurrences are stored, and the zone and owner addresses a calendar is read with."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from datetime import tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -11,8 +11,7 @@ from sqlalchemy import delete, insert
 from sqlalchemy.orm import Session
 
 from creneau.calendars import ical
-from creneau.domain.intervals import Interval
-from creneau.store.models import BusyOccurrence, Calendar, SyncedEvent
+from creneau.store.models import BusyOccurrence, Calendar
 
 _CHUNK = 500
 
@@ -32,26 +31,6 @@ def calendar_timezone(calendar: Calendar) -> tzinfo:
 
 def owner_addresses(calendar: Calendar) -> frozenset[str]:
     return frozenset(a for a in calendar.account.owner_addresses.split("\n") if a)
-
-
-def occurrence_rows(
-    event: SyncedEvent,
-    parsed: ical.ParsedObject,
-    *,
-    window: Interval,
-    tz: tzinfo,
-    owners: Collection[str],
-) -> list[dict[str, Any]]:
-    return [
-        {
-            "event_id": event.id,
-            "calendar_id": event.calendar_id,
-            "start": o.start,
-            "end": o.end,
-            "all_day": o.all_day,
-        }
-        for o in ical.busy_occurrences(parsed, window=window, default_tz=tz, owner_addresses=owners)
-    ]
 
 
 def replace_occurrences(session: Session, event_ids: list[int], rows: Iterable[dict[str, Any]]) -> int:

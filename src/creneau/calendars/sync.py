@@ -11,30 +11,22 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, selectinload
 
 from creneau.calendars import ical
 from creneau.calendars.context import EngineContext
-from creneau.calendars.occurrences import (
-    calendar_timezone,
-    occurrence_rows,
-    owner_addresses,
-    replace_occurrences,
-)
+from creneau.calendars.occurrences import calendar_timezone, owner_addresses, replace_occurrences
 from creneau.calendars.providers.base import (
     CalendarProvider,
     ChangeSet,
     Progress,
     RemoteCalendar,
-    RemoteEvent,
 )
-from creneau.domain.intervals import Interval
+from creneau.calendars.reading import Reader, Reading
 from creneau.errors import AuthFailed, ProviderError, RateLimited, SyncCursorInvalid
 from creneau.store.models import Calendar, CalendarAccount, CalendarSyncState, SyncedEvent
 
@@ -157,55 +149,24 @@ def _sync_calendar(
             select(SyncedEvent.remote_id, SyncedEvent.etag).where(SyncedEvent.calendar_id == calendar_id)
         )
         known = {remote: etag for remote, etag in rows}
-    early = _EarlyParser()
+        tz, owners = calendar_timezone(calendar), owner_addresses(calendar)
+    reader = Reader(window=ctx.sync_window(), tz=tz, owners=owners)
     try:
         changes = provider.pull_changes(
-            remote_id, cursor=cursor, known_etags=known, progress=tracker.step, received=early
+            remote_id, cursor=cursor, known_etags=known, progress=tracker.step, received=reader
         )
     except SyncCursorInvalid:
         report.full_resyncs += 1
         changes = provider.pull_changes(
-            remote_id, cursor=None, known_etags=known, progress=tracker.step, received=early
+            remote_id, cursor=None, known_etags=known, progress=tracker.step, received=reader
         )
     tracker.calendar_done()
     with ctx.sessions() as session, session.begin():
-        _apply(ctx, session, calendar_id, changes, report, early)
-
-
-class _EarlyParser:
-    """Parses events as the provider hands them over, while it downloads the next batch."""
-
-    def __init__(self) -> None:
-        self._parsed: dict[str, tuple[str, ical.ParsedObject | ical.MalformedObject]] = {}
-
-    def __call__(self, events: Sequence[RemoteEvent]) -> None:
-        for event in events:
-            self._parsed[event.remote_id] = (event.ical, _parse_or_error(event.ical))
-
-    def get(self, event: RemoteEvent) -> ical.ParsedObject:
-        """The parsed ``event``. :raises ical.MalformedObject: when it cannot be read."""
-        text, outcome = self._parsed.pop(event.remote_id, (None, None))
-        if text is not event.ical or outcome is None:
-            outcome = _parse_or_error(event.ical)
-        if isinstance(outcome, ical.MalformedObject):
-            raise outcome
-        return outcome
-
-
-def _parse_or_error(text: str) -> ical.ParsedObject | ical.MalformedObject:
-    try:
-        return ical.parse(text)
-    except ical.MalformedObject as exc:
-        return exc
+        _apply(session, calendar_id, changes, report, reader)
 
 
 def _apply(
-    ctx: EngineContext,
-    session: Session,
-    calendar_id: int,
-    changes: ChangeSet,
-    report: SyncReport,
-    early: _EarlyParser,
+    session: Session, calendar_id: int, changes: ChangeSet, report: SyncReport, reader: Reader
 ) -> None:
     calendar = session.scalar(
         select(Calendar).where(Calendar.id == calendar_id).options(selectinload(Calendar.account))
@@ -215,7 +176,7 @@ def _apply(
     state = calendar.sync_state
     if state is None:
         state = calendar.sync_state = CalendarSyncState()
-    window = ctx.sync_window()
+    window = reader.window
     # When the window moved, occurrences entering it must appear without any change on the server.
     window_moved = state.window_start != window.start or state.window_end != window.end
     malformed: dict[str, str] = {} if changes.full else json.loads(state.malformed_detail or "{}")
@@ -223,10 +184,10 @@ def _apply(
     events = _load_events(session, calendar_id, changes, everything=window_moved)
     for bad in changes.bad:
         malformed[bad.remote_id] = bad.reason
-    parsed = _store_upserts(session, calendar_id, changes, events, malformed, early)
+    readings = _store_upserts(session, calendar_id, changes, events, malformed, reader)
     if window_moved:
-        parsed = {e.id: parsed.get(e.id) or (e, _reparse(e)) for e in events.values()}
-    _expand(session, calendar, parsed, window, malformed)
+        readings = {e.id: readings.get(e.id) or (e, _reread(e, reader, malformed)) for e in events.values()}
+    _replace_occurrences(session, readings)
     state.cursor = changes.cursor
     state.window_start, state.window_end = window.start, window.end
     state.last_success_at = datetime.now(UTC)
@@ -276,24 +237,16 @@ def _load_events(
     return found
 
 
-def _expand(
-    session: Session,
-    calendar: Calendar,
-    parsed: dict[int, tuple[SyncedEvent, ical.ParsedObject | None]],
-    window: Interval,
-    malformed: dict[str, str],
-) -> None:
-    """Replace the busy occurrences of the ``parsed`` events by their expansion inside ``window``."""
-    tz, owners = calendar_timezone(calendar), owner_addresses(calendar)
-    rows: list[dict[str, Any]] = []
-    for event, obj in parsed.values():
-        if obj is None:
-            continue
-        try:
-            rows += occurrence_rows(event, obj, window=window, tz=tz, owners=owners)
-        except ical.MalformedObject as exc:  # parse() foresees nearly everything; skip, never abort
-            malformed[event.remote_id] = str(exc)
-    replace_occurrences(session, list(parsed), rows)
+def _replace_occurrences(session: Session, readings: dict[int, tuple[SyncedEvent, Reading | None]]) -> None:
+    """Replace the busy occurrences of the events in ``readings`` by what was read."""
+    rows = [
+        {"event_id": event.id, "calendar_id": event.calendar_id, "start": o.start, "end": o.end,
+         "all_day": o.all_day}
+        for event, reading in readings.values()
+        if reading is not None
+        for o in reading.occurrences
+    ]  # fmt: skip
+    replace_occurrences(session, list(readings), rows)
 
 
 def _store_upserts(
@@ -302,36 +255,36 @@ def _store_upserts(
     changes: ChangeSet,
     events: dict[str, SyncedEvent],
     malformed: dict[str, str],
-    early: _EarlyParser,
-) -> dict[int, tuple[SyncedEvent, ical.ParsedObject | None]]:
-    """Write changed objects; returns, by event id, each object to (re)expand with its parsed form."""
+    reader: Reader,
+) -> dict[int, tuple[SyncedEvent, Reading | None]]:
+    """Write changed objects that can be read; returns them by event id with what was read."""
     now = datetime.now(UTC)
-    pending: list[tuple[SyncedEvent, ical.ParsedObject]] = []
+    pending: list[tuple[SyncedEvent, Reading]] = []
     for remote in changes.upserted:
         try:
-            obj = early.get(remote)
-        except ical.MalformedObject as exc:
+            reading = reader.get(remote)
+        except ical.MalformedObject as exc:  # the previous readable version, if any, is kept
             malformed[remote.remote_id] = str(exc)
             continue
         malformed.pop(remote.remote_id, None)
         event = events.get(remote.remote_id)
         if event is None:
-            event = events[remote.remote_id] = SyncedEvent(
-                calendar_id=calendar_id, remote_id=remote.remote_id
-            )
+            event = SyncedEvent(calendar_id=calendar_id, remote_id=remote.remote_id)
+            events[remote.remote_id] = event
             session.add(event)
+        obj = reading.parsed
         event.etag, event.ical, event.updated_at = remote.etag, remote.ical, now
         event.uid, event.summary, event.recurring = obj.uid[:1000], obj.summary[:1000], obj.recurring
-        pending.append((event, obj))
+        pending.append((event, reading))
     session.flush()  # assigns ids to new events
-    return {event.id: (event, obj) for event, obj in pending}
+    return {event.id: (event, reading) for event, reading in pending}
 
 
-def _reparse(event: SyncedEvent) -> ical.ParsedObject | None:
+def _reread(event: SyncedEvent, reader: Reader, malformed: dict[str, str]) -> Reading | None:
     try:
-        return ical.parse(event.ical)
-    except ical.MalformedObject:  # stored objects parsed once; a library upgrade might change that
-        log.warning("stored event %s no longer parses", event.id)
+        return reader.read(event.ical)
+    except ical.MalformedObject as exc:  # read once already; a library upgrade might change that
+        malformed[event.remote_id] = str(exc)
         return None
 
 

@@ -1,7 +1,7 @@
 """Listing a calendar's members and downloading objects in bulk.
 
 Objects are downloaded with ``calendar-multiget`` (RFC 4791 §7.9) in chunks, never with one GET per event:
-a calendar of 2,000 events costs 20 requests at the default chunk size, whatever the server.
+a calendar of 2,000 events costs 8 requests at the default chunk size (250), whatever the server.
 """
 
 from __future__ import annotations
