@@ -13,10 +13,12 @@ from sqlalchemy.orm import Session
 
 from creneau.calendars import accounts, freebusy
 from creneau.calendars.sync import sync_account
+from creneau.config import Settings
 from creneau.domain.intervals import Interval
 from creneau.errors import AuthFailed, NotFound
 from creneau.runtime import Runtime
 from creneau.store.models import BusyOccurrence, Calendar, CalendarAccount, Researcher, SyncedEvent
+from tests.faulty_proxy import FaultyProxy
 from tests.providers.contract import MALFORMED
 from tests.servers import RunningServer, start_radicale
 
@@ -278,3 +280,33 @@ def test_passwords_never_reach_the_logs(
     sync_account(runtime.ctx, account_id=account_id)  # server down
     assert caplog.records, "nothing was logged: the test would prove nothing"
     assert PASSWORD not in caplog.text
+
+
+def test_server_failing_mid_sync_keeps_the_previous_state_then_catches_up(
+    runtime: Runtime, researcher: Researcher, radicale: RunningServer, settings: Settings
+) -> None:
+    settings.multiget_chunk_size = 2  # several multigets, so one can fail in the middle
+    for n in range(6):
+        radicale.put_event("alice", "work", f"e{n}.ics", ics(f"e{n}", at(n + 1, 9)))
+    with FaultyProxy(radicale.url) as proxy:
+        with runtime.ctx.sessions() as session, session.begin():
+            account_id = accounts.connect_account(
+                session, ctx=runtime.ctx, researcher_id=researcher.id, provider="caldav",
+                server_url=proxy.url, username="alice", password=PASSWORD,
+            ).id  # fmt: skip
+        sync_account(runtime.ctx, account_id=account_id)
+        before = busy(runtime, researcher)
+        assert len(before) == 6
+        for n in range(5):  # move five events by an hour: three multigets of two, two and one
+            radicale.put_event("alice", "work", f"e{n}.ics", ics(f"e{n}", at(n + 1, 10)))
+        multigets = iter(range(100))
+        proxy.fail_when = lambda method, body: b"calendar-multiget" in body and next(multigets) == 1
+        report = sync_account(runtime.ctx, account_id=account_id)
+        assert report is not None and report.status == "error" and proxy.failed == 1
+        assert busy(runtime, researcher) == before  # nothing half-applied
+        proxy.fail_when = lambda _method, _body: False
+        report = sync_account(runtime.ctx, account_id=account_id)
+    assert report is not None and report.status == "ok" and report.fetched == 5
+    assert busy(runtime, researcher) == [Interval(at(n + 1, 10), at(n + 1, 11)) for n in range(5)] + [
+        Interval(at(6, 9), at(6, 10))
+    ]
