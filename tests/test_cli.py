@@ -8,11 +8,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from cryptography.fernet import Fernet
+from sqlalchemy import select
 
+from creneau.calendars.secrets import Vault
 from creneau.cli import main
 from creneau.config import Settings, get_settings
 from creneau.runtime import Runtime
-from creneau.store.models import Researcher
+from creneau.store.models import CalendarAccount, Researcher
 from tests.calendars.test_sync import PASSWORD, connect, ics
 from tests.servers import RunningServer, start_radicale
 
@@ -85,3 +88,22 @@ def test_production_without_secrets_refuses_to_start(monkeypatch: pytest.MonkeyP
         get_settings.cache_clear()
     assert result.exit_code != 0
     assert "CRENEAU_SESSION_SECRET" in result.output and "CRENEAU_SECRET_KEYS" in result.output
+
+
+def test_rotate_keys_reencrypts_with_the_new_key(
+    cli_env: None,
+    runtime: Runtime,
+    researcher: Researcher,
+    server: RunningServer,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    connect(runtime, researcher, server)
+    new_key = Fernet.generate_key().decode()
+    monkeypatch.setenv("CRENEAU_SECRET_KEYS", f"{new_key},{settings.secret_keys}")
+    get_settings.cache_clear()
+    result = CliRunner().invoke(main, ["rotate-keys"])
+    assert result.exit_code == 0, result.output
+    with runtime.ctx.sessions() as session:
+        stored = session.scalars(select(CalendarAccount.credentials)).one()
+    assert Vault([new_key]).decrypt(stored) == PASSWORD  # the old key is no longer needed

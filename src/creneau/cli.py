@@ -135,6 +135,20 @@ def generate_key_command() -> None:
     click.echo(generate_key())
 
 
+@main.command("rotate-keys")
+def rotate_keys() -> None:
+    """Re-encrypt every stored credential with the first key of CRENEAU_SECRET_KEYS (then drop old keys)."""
+    from creneau.store.models import CalendarAccount
+
+    runtime = _runtime(_settings())
+    with runtime.ctx.sessions() as session, session.begin():
+        accounts = list(session.scalars(select(CalendarAccount)))
+        for account in accounts:
+            account.credentials = runtime.ctx.vault.rotate(account.credentials)
+    runtime.close()
+    console.print(f"{len(accounts)} credentials re-encrypted with the first key.")
+
+
 @main.command()
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--radicale-port", default=5232, show_default=True, type=int)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from creneau.calendars import ical
 from creneau.store.models import BusyOccurrence, Calendar
 
-_CHUNK = 500
+IN_CHUNK = 500  # ids per IN (...) clause, well under every database's parameter limit
 
 
 def calendar_timezone(calendar: Calendar) -> tzinfo:
@@ -35,9 +35,11 @@ def owner_addresses(calendar: Calendar) -> frozenset[str]:
 
 def replace_occurrences(session: Session, event_ids: list[int], rows: Iterable[dict[str, Any]]) -> int:
     """Delete the occurrences of ``event_ids`` and insert ``rows`` instead; returns how many were inserted."""
-    for i in range(0, len(event_ids), _CHUNK):
-        session.execute(delete(BusyOccurrence).where(BusyOccurrence.event_id.in_(event_ids[i : i + _CHUNK])))
+    for i in range(0, len(event_ids), IN_CHUNK):
+        session.execute(
+            delete(BusyOccurrence).where(BusyOccurrence.event_id.in_(event_ids[i : i + IN_CHUNK]))
+        )
     batch = list(rows)
-    for i in range(0, len(batch), _CHUNK):
-        session.execute(insert(BusyOccurrence), batch[i : i + _CHUNK])
+    for i in range(0, len(batch), IN_CHUNK):
+        session.execute(insert(BusyOccurrence), batch[i : i + IN_CHUNK])
     return len(batch)

@@ -1,7 +1,8 @@
 """Credentials at rest: Fernet (AES-128-CBC + HMAC-SHA256, authenticated) with key rotation.
 
 ``CRENEAU_SECRET_KEYS`` holds one or more Fernet keys separated by commas. The first key encrypts; every key
-decrypts, so a new key is put first and the old one kept until :func:`Vault.rotate` has re-encrypted rows.
+decrypts, so a new key is put first and the old one kept until ``creneau rotate-keys`` (:meth:`Vault.rotate`)
+has re-encrypted the stored rows.
 In development, when no key is configured, a key is generated once into ``var/dev-secret.key``.
 """
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from creneau.calendars import ical
 from creneau.calendars.context import EngineContext
-from creneau.calendars.occurrences import calendar_timezone, owner_addresses, replace_occurrences
+from creneau.calendars.occurrences import IN_CHUNK, calendar_timezone, owner_addresses, replace_occurrences
 from creneau.calendars.providers.base import (
     CalendarProvider,
     ChangeSet,
@@ -32,7 +32,6 @@ from creneau.store.models import Calendar, CalendarAccount, CalendarSyncState, S
 
 log = logging.getLogger(__name__)
 MALFORMED_KEPT = 20  # how many "href: reason" lines the Integrations page can show per calendar
-_CHUNK = 500  # ids per IN (...) clause
 
 
 @dataclass
@@ -212,10 +211,10 @@ def _delete_gone(session: Session, calendar_id: int, changes: ChangeSet, malform
         malformed.pop(remote_id, None)
     ids = list(gone)
     deleted = 0
-    for i in range(0, len(ids), _CHUNK):
+    for i in range(0, len(ids), IN_CHUNK):
         result = session.execute(
             delete(SyncedEvent).where(
-                SyncedEvent.calendar_id == calendar_id, SyncedEvent.remote_id.in_(ids[i : i + _CHUNK])
+                SyncedEvent.calendar_id == calendar_id, SyncedEvent.remote_id.in_(ids[i : i + IN_CHUNK])
             )
         )
         deleted += result.rowcount or 0  # type: ignore[attr-defined]
@@ -231,8 +230,8 @@ def _load_events(
         return {e.remote_id: e for e in session.scalars(query)}
     wanted = [e.remote_id for e in changes.upserted]
     found: dict[str, SyncedEvent] = {}
-    for i in range(0, len(wanted), _CHUNK):
-        for event in session.scalars(query.where(SyncedEvent.remote_id.in_(wanted[i : i + _CHUNK]))):
+    for i in range(0, len(wanted), IN_CHUNK):
+        for event in session.scalars(query.where(SyncedEvent.remote_id.in_(wanted[i : i + IN_CHUNK]))):
             found[event.remote_id] = event
     return found
 

@@ -22,6 +22,7 @@ class InProcessQueue:
         self._queue: queue.Queue[int | None] = queue.Queue()
         self._queued: set[int] = set()
         self._running: set[int] = set()
+        self._again: set[int] = set()  # asked for while running: run once more afterwards
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._stop = threading.Event()
@@ -59,7 +60,9 @@ class InProcessQueue:
     def wait_idle(self, timeout: float) -> bool:
         """For tests and the CLI: wait until nothing is queued or running."""
         with self._idle:
-            return self._idle.wait_for(lambda: not self._queued and not self._running, timeout=timeout)
+            return self._idle.wait_for(
+                lambda: not self._queued and not self._running and not self._again, timeout=timeout
+            )
 
     def _ticker(self) -> None:
         while not self._stop.wait(self._tick):
@@ -75,10 +78,10 @@ class InProcessQueue:
             if account_id is None:
                 return
             with self._lock:
-                if account_id in self._running:  # another worker has it: put it back for later
-                    self._queue.put(account_id)
-                    continue
                 self._queued.discard(account_id)
+                if account_id in self._running:  # another worker has it: once it ends, run again
+                    self._again.add(account_id)
+                    continue
                 self._running.add(account_id)
             try:
                 tasks.sync_account_job(self._ctx, account_id)
@@ -86,6 +89,13 @@ class InProcessQueue:
                 # sync_account records failures on the account itself; this is a bug, not a server error.
                 log.exception("sync of account %s crashed", account_id)
             finally:
-                with self._idle:
-                    self._running.discard(account_id)
-                    self._idle.notify_all()
+                self._done(account_id)
+
+    def _done(self, account_id: int) -> None:
+        with self._idle:
+            self._running.discard(account_id)
+            if account_id in self._again:  # changes may have come after this run read the server
+                self._again.discard(account_id)
+                self._queued.add(account_id)
+                self._queue.put(account_id)
+            self._idle.notify_all()
