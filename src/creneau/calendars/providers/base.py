@@ -105,12 +105,16 @@ class EventDraft:
     description: str = ""
     location: str = ""
     url: str = ""
+    # Ask the calendar itself for a video link created with the event (Google Meet, Microsoft Teams). Only
+    # meaningful when the provider's ``capabilities.native_conferencing`` is set; others ignore it.
+    native_conference: bool = False
 
 
 @dataclass(frozen=True)
 class WrittenEvent:
     remote_id: str
     etag: str | None
+    join_url: str | None = None  # the native video link, when one was asked for and the calendar made it
 
 
 Progress = Callable[[int, int], None]  # (done, total) while a long pull downloads objects
