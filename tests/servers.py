@@ -211,6 +211,13 @@ class RunningServer:
         path.write_text(text, encoding="utf-8")
         return path
 
+    def stored_events(self, user: str, calendar: str) -> list[str]:
+        """Every object of the calendar as Radicale stores it on disk (not through any client of ours)."""
+        if self.kind != "radicale":
+            raise NotImplementedError("stored_events is only available for Radicale")
+        folder = self.storage / "collection-root" / user / calendar
+        return [path.read_text(encoding="utf-8") for path in sorted(folder.glob("*.ics"))]
+
     # -- lifecycle --------------------------------------------------------------------------------------
 
     def stop(self) -> None:
@@ -317,15 +324,16 @@ permissions: rw
 """
 
 
-def start_radicale(root: Path, users: dict[str, str]) -> RunningServer:
-    """Radicale on 127.0.0.1:<free port>, storing under ``root/collections``; ``users``: name → password."""
+def start_radicale(root: Path, users: dict[str, str], *, port: int | None = None) -> RunningServer:
+    """Radicale on 127.0.0.1:<free port>, storing under ``root/collections``; ``users``: name → password.
+    ``port`` restarts a stopped server where it was (same root, same address)."""
     root.mkdir(parents=True, exist_ok=True)
     htpasswd = root / "users.htpasswd"
     htpasswd.write_text("".join(f"{name}:{password}\n" for name, password in users.items()))
     htpasswd.chmod(0o600)
     rights = root / "rights.ini"
     rights.write_text(_RADICALE_RIGHTS)
-    port = free_port()
+    port = port or free_port()
     config = root / "radicale.conf"
     config.write_text(
         f"""[server]

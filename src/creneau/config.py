@@ -47,6 +47,21 @@ class Settings(BaseSettings):
     # Networks a user-typed server URL may resolve into although they are private (e.g. "127.0.0.0/8").
     allowed_private_networks: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
+    # Booking.
+    live_check_timeout_seconds: float = Field(default=4.0, gt=0, le=60)  # asking the calendars at booking time
+    booking_page_sync_seconds: int = Field(default=60, ge=0)  # opening a booking page refreshes older syncs
+    outbox_retry_base_seconds: float = Field(default=15.0, gt=0)  # calendar events and emails owed
+    outbox_retry_max_seconds: float = Field(default=900.0, gt=0)
+    jitsi_base_url: str = "https://meet.jit.si"
+
+    # Email to participants (confirmation, reschedule, cancellation with an .ics). Empty host: no email.
+    smtp_host: str = ""
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_security: Literal["none", "starttls", "tls"] = "none"
+    mail_sender: str = "creneau <creneau@localhost>"
+
     login_max_attempts: int = Field(default=5, ge=1)
     login_window_seconds: int = Field(default=300, ge=1)
 

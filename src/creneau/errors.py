@@ -7,6 +7,8 @@
     ├── NotFound                      no such object *for this researcher* (the web layer answers 404)
     ├── ValidationFailed              input we refuse, with the field it concerns
     ├── TooManyAttempts               rate limit on sign-in
+    ├── SlotUnavailable               the slot was taken or became busy meanwhile: offer others
+    ├── LinkInvalid                   a participant's link was tampered with, replaced or has expired
     └── ProviderError                 anything a calendar server did or did not do
         ├── AuthFailed                the server refused the credentials (401/403 on login)
         │   └── AuthExpired           a previously working account is refused now: "reconnect needed"
@@ -39,15 +41,35 @@ class NotFound(CreneauError):
 
 
 class ValidationFailed(CreneauError):
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
+    """``message`` is an English message id with ``%(name)s`` placeholders filled from ``params`` when
+    shown (so that it can be translated)."""
+
+    def __init__(
+        self, message: str, *, field: str | None = None, params: dict[str, object] | None = None
+    ) -> None:
+        super().__init__(message % params if params else message)
+        self.message_id = message
         self.field = field
+        self.params = params or {}
 
 
 class TooManyAttempts(CreneauError):
     def __init__(self, message: str, *, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class SlotUnavailable(CreneauError):
+    """The chosen slot is no longer free (another booking, or an event in the researcher's calendars)."""
+
+
+class LinkInvalid(CreneauError):
+    """``reason``: "tampered" (bad signature), "replaced" (a newer link was sent), "past" (the session is over),
+    "cancelled" (the booking is cancelled)."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class ProviderError(CreneauError):

@@ -75,7 +75,7 @@ def sign_in(client: TestClient, email: str, password: str = RESEARCHER_PASSWORD)
     """Sign ``client`` in; returns the session's CSRF token."""
     token = csrf_of(client.get("/login").text)
     response = client.post("/login", data={"email": email, "password": password, "csrf_token": token})
-    assert response.status_code == 200 and response.url.path == "/settings/integrations", response.text
+    assert response.status_code == 200 and response.url.path == "/studies", response.text
     return csrf_of(response.text)
 
 

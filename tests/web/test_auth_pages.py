@@ -30,9 +30,9 @@ def test_sign_in_and_out(client: TestClient, researcher: Researcher) -> None:
 def test_sign_in_goes_back_where_asked_but_never_off_site(client: TestClient, researcher: Researcher) -> None:
     for target, expected in [
         ("/settings/api-tokens", "/settings/api-tokens"),
-        ("https://evil.example/", "/settings/integrations"),
-        ("//evil.example/", "/settings/integrations"),
-        ("/\\evil.example", "/settings/integrations"),
+        ("https://evil.example/", "/studies"),
+        ("//evil.example/", "/studies"),
+        ("/\\evil.example", "/studies"),
     ]:
         client.cookies.clear()
         token = csrf_of(client.get("/login").text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -32,7 +33,9 @@ class EngineContext:
             today + timedelta(days=self.settings.sync_days_ahead + 1),
         )
 
-    def provider_for(self, account: CalendarAccount) -> CalendarProvider:
+    def provider_for(self, account: CalendarAccount, *, timeout: float | None = None) -> CalendarProvider:
+        """A provider for ``account``; ``timeout`` (seconds per request) replaces the configured one, for the
+        short live checks made while a participant waits."""
         connection = Connection(
             server_url=account.server_url,
             username=account.username,
@@ -40,8 +43,9 @@ class EngineContext:
             principal_url=account.principal_url,
             home_url=account.home_url,
         )
+        policy = self.policy if timeout is None else dataclasses.replace(self.policy, timeout=timeout)
         return open_provider(
-            account.provider, connection, policy=self.policy, batch_size=self.settings.multiget_chunk_size
+            account.provider, connection, policy=policy, batch_size=self.settings.multiget_chunk_size
         )
 
 

@@ -4,12 +4,16 @@ PostgreSQL, see docs/decisions/0003-in-process-jobs-first.md)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Protocol
 
 
 class JobQueue(Protocol):
     def enqueue_sync(self, account_id: int) -> None:
         """Ask for a sync of the account soon; repeated asks while one is queued collapse into one."""
+
+    def enqueue_outbox(self, item_ids: Iterable[int]) -> None:
+        """Process these outbox items soon (calendar events and emails owed for bookings)."""
 
     def start(self) -> None: ...
 

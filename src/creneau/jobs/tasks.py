@@ -8,6 +8,8 @@ from sqlalchemy import select
 
 from creneau.calendars.context import EngineContext
 from creneau.calendars.sync import SyncReport, sync_account
+from creneau.scheduling import outbox
+from creneau.scheduling.context import Scheduling
 from creneau.store.models import CalendarAccount
 
 
@@ -27,3 +29,12 @@ def due_account_ids(ctx: EngineContext, now: datetime | None = None) -> list[int
             )
         )
         return list(rows)
+
+
+def outbox_job(sched: Scheduling, item_id: int) -> str:
+    """Write one booking's calendar event or send one email; the item records failures and its next try."""
+    return outbox.process(sched, item_id=item_id)
+
+
+def due_outbox_items(sched: Scheduling, now: datetime | None = None) -> list[int]:
+    return outbox.due_items(sched, now=now)

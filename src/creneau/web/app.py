@@ -4,8 +4,6 @@ UI at ``/docs`` (served from our own static files: no CDN)."""
 from __future__ import annotations
 
 import logging
-import os
-import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,8 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 import creneau
-from creneau.config import Settings
-from creneau.runtime import Runtime
+from creneau.runtime import Runtime, session_secret
 from creneau.web import api, pages
 from creneau.web.errors import install_handlers
 from creneau.web.i18n import Catalogs, load_catalogs
@@ -41,29 +38,6 @@ _CSP_PAGES = (
 _CSP_DOCS = _CSP_PAGES.replace("script-src 'self'", "script-src 'self' 'unsafe-inline'").replace(
     "style-src 'self'", "style-src 'self' 'unsafe-inline'"
 )
-
-
-def session_secret(settings: Settings) -> str:
-    """``settings.session_secret``; in development without one, a key generated once into ``var/``.
-
-    :raises ConfigurationError: outside development when the secret is missing or short.
-    """
-    settings.check_production()
-    if settings.session_secret:
-        return settings.session_secret
-    path = settings.var_dir / "dev-session.key"
-    if path.exists():
-        return path.read_text().strip()
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process wrote it first: use theirs
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as out:
-        out.write(key + "\n")
-    log.warning("no CRENEAU_SESSION_SECRET: using a development key stored in %s", path)
-    return key
 
 
 def create_app(runtime: Runtime) -> FastAPI:

@@ -69,6 +69,24 @@ FIELD_LABELS: Mapping[str, str] = {
     "tz": N_("Time zone"),
     "timezone": N_("Time zone"),
     "locale": N_("Language"),
+    "name": N_("Name"),
+    "start": N_("Slot"),
+    "role": N_("Role"),
+    "manager_id": N_("Who will manage the appointments?"),
+    "destination_calendar_id": N_("Destination calendar"),
+    "event_title": N_("Calendar event title"),
+    "duration_minutes": N_("Duration (minutes)"),
+    "location_kind": N_("Location"),
+    "address": N_("Address"),
+    "slot_interval_minutes": N_("A slot every (minutes)"),
+    "buffer_before_minutes": N_("Buffer before (minutes)"),
+    "buffer_after_minutes": N_("Buffer after (minutes)"),
+    "min_notice_minutes": N_("Minimum notice (hours)"),
+    "min_notice_hours": N_("Minimum notice (hours)"),
+    "horizon_days": N_("Bookable up to (days ahead)"),
+    "max_per_day": N_("At most per day"),
+    "exceptions": N_("Date exceptions"),
+    **{f"weekly_{n}": N_("Weekly availability") for n in range(7)},
 }
 
 # Messages the services put in ValidationFailed (English); listed so that they are translated when shown.
@@ -87,7 +105,36 @@ SERVICE_MESSAGES = (
     N_("the server URL must start with https:// or http://"),
     N_("the iCloud server cannot be changed"),
     N_("this account is already connected"),
+    N_("give your name"),
+    N_("this email address is not valid"),
+    N_("this time zone does not exist"),
+    N_("unknown time zone"),
+    N_("choose a slot"),
+    N_("must be a whole number"),
+    N_("must be between %(low)s and %(high)s"),
+    N_("give the study a name (up to 200 characters)"),
+    N_("give the session a name (up to 200 characters)"),
+    N_("the manager must be a member of the workspace"),
+    N_("choose one of the manager's writable calendars"),
+    N_("choose remote or in person"),
+    N_("give the address of an in-person session"),
+    N_("the title may use {study}, {session}, {first_name} and {name} only"),
+    N_("time ranges overlap"),
+    N_("this person is already a member of the workspace"),
+    N_("a workspace keeps at least one admin"),
+    N_("unknown role"),
+    N_("this booking is cancelled"),
+    N_("the slot's start must carry its time zone"),
 )
+
+LINK_MESSAGES: Mapping[str, str] = {
+    "tampered": N_("This link is not valid. Use the link of the latest email you received."),
+    "replaced": N_(
+        "This link was replaced: your booking was changed since. Use the link of the latest email."
+    ),
+    "past": N_("This session has already taken place."),
+    "cancelled": N_("This booking is cancelled."),
+}
 
 _PROVIDER_STATUS: Mapping[str, int] = {
     "auth_failed": 422,
@@ -159,7 +206,20 @@ def problem_for(exc: Exception, *, provider: str | None = None) -> Problem:
             headers=headers,
         )
     if isinstance(exc, errors.ValidationFailed):
-        return Problem(422, "invalid", str(exc), field=exc.field)
+        return Problem(422, "invalid", exc.message_id, params=exc.params, field=exc.field)
+    if isinstance(exc, errors.SlotUnavailable):
+        return Problem(
+            409,
+            "slot_unavailable",
+            N_("This slot is no longer free. Please choose another one."),
+            field="start",
+        )
+    if isinstance(exc, errors.LinkInvalid):
+        return Problem(
+            410 if exc.reason in ("past", "cancelled", "replaced") else 404,
+            f"link_{exc.reason}",
+            LINK_MESSAGES.get(exc.reason, LINK_MESSAGES["tampered"]),
+        )
     if isinstance(exc, errors.NotFound):
         return Problem(404, "not_found", N_("This page or object does not exist, or is not yours."))
     if isinstance(exc, errors.TooManyAttempts):

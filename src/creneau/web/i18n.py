@@ -17,7 +17,7 @@ from datetime import UTC, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from babel.dates import format_datetime, format_timedelta
+from babel.dates import format_date, format_datetime, format_time, format_timedelta
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
@@ -113,6 +113,14 @@ class Translator:
     def datetime(self, value: dt.datetime) -> str:
         """An absolute date and time in the translator's zone, e.g. ``23 nov. 2026, 23:37``."""
         return format_datetime(value, "medium", tzinfo=self.tz, locale=self.locale)
+
+    def date(self, value: dt.date) -> str:
+        """A calendar day written out, e.g. ``lundi 30 novembre 2026`` / ``Monday, November 30, 2026``."""
+        return format_date(value, "full", locale=self.locale)
+
+    def time(self, value: dt.datetime) -> str:
+        """The wall-clock time ``value`` carries (already in the zone to show), e.g. ``14:30``."""
+        return format_time(value, "short", tzinfo=value.tzinfo, locale=self.locale)
 
     def relative(self, value: dt.datetime, now: dt.datetime | None = None) -> str:
         """How long ago or from now, e.g. ``il y a 5 minutes`` / ``in 2 hours``."""

@@ -17,7 +17,7 @@ from creneau.web.render import flash, local_path, render, translator_for
 
 router = APIRouter()
 
-HOME = "/settings/integrations"
+HOME = "/studies"
 LOCALE_COOKIE_MAX_AGE = 365 * 24 * 3600
 
 

@@ -11,20 +11,18 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from creneau.calendars.accounts import (
-    DeletionReport,
     connect_account,
-    delete_account,
-    delete_all_accounts,
     get_account,
     list_accounts,
     set_check_conflicts,
 )
 from creneau.errors import ProviderError, ValidationFailed
+from creneau.scheduling.disconnect import DisconnectReport, disconnect_account, disconnect_all
 from creneau.store.models import Researcher
 from creneau.web.deps import CurrentResearcher, RuntimeDep, SessionDep
 from creneau.web.errors import problem_for
 from creneau.web.i18n import N_
-from creneau.web.render import flash, render, translator_for
+from creneau.web.render import flash, local_path, render, translator_for
 from creneau.web.views import account_view, is_busy, provider_label
 
 router = APIRouter(prefix="/settings/integrations")
@@ -54,6 +52,7 @@ def _integrations_page(
     *,
     status_code: int = 200,
     form: ConnectForm | None = None,
+    next_path: str = "",
 ) -> Response:
     t = translator_for(request)
     accounts = list_accounts(session, researcher_id=researcher.id)
@@ -66,6 +65,7 @@ def _integrations_page(
         form=form,
         deleted=request.session.pop(DELETED_KEY, None),
         apple_help_url=APPLE_HELP_URL,
+        next_path=next_path,
     )
 
 
@@ -84,7 +84,10 @@ def connect(
     server_url: Annotated[str, Form(max_length=2000)] = "",
     username: Annotated[str, Form(max_length=320)] = "",
     password: Annotated[str, Form(max_length=1024)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
+    # Connecting from a session's appointment settings comes back there, the new calendar preselected.
+    back = local_path(next, "") if next.startswith("/sessions/") else ""
     try:
         account = connect_account(
             session,
@@ -106,7 +109,9 @@ def connect(
             error_code=problem.code,
             error_field=problem.field,
         )
-        return _integrations_page(request, session, researcher, status_code=problem.status, form=form)
+        return _integrations_page(
+            request, session, researcher, status_code=problem.status, form=form, next_path=back
+        )
     session.commit()  # the sync job reads the account from its own session
     runtime.jobs.enqueue_sync(account.id)
     flash(
@@ -114,6 +119,10 @@ def connect(
         N_("%(name)s is connected; its calendars are being synchronised."),
         name=f"{provider_label(account.provider)} — {account.username}",
     )
+    if back:
+        writable = [c for c in account.calendars if not c.read_only]
+        query = f"?calendar={writable[0].id}" if writable else ""
+        return RedirectResponse(f"{back.split('?')[0]}{query}#destination", status_code=303)
     return RedirectResponse(f"{PAGE}#account-{account.id}", status_code=303)
 
 
@@ -157,12 +166,14 @@ def _confirm_page(request: Request, *, action: str, accounts: list[Any], all_acc
     )
 
 
-def _remember_deletion(request: Request, report: DeletionReport) -> None:
+def _remember_deletion(request: Request, disconnected: DisconnectReport) -> None:
+    report = disconnected.deletion
     request.session[DELETED_KEY] = {
         "accounts": report.accounts[:MAX_NAMES_KEPT],
         "more": max(0, len(report.accounts) - MAX_NAMES_KEPT),
         "calendars": report.calendars,
         "events": report.events,
+        "sessions": disconnected.sessions_flagged[:MAX_NAMES_KEPT],
     }
 
 
@@ -186,7 +197,7 @@ def remove_account(
 ) -> Response:
     if confirmed != "yes":  # reached without JavaScript's confirm(): ask on a page of its own
         return confirm_delete_account(request, account_id, session, researcher)
-    report = delete_account(session, researcher_id=researcher.id, account_id=account_id)
+    report = disconnect_account(session, researcher_id=researcher.id, account_id=account_id)
     _remember_deletion(request, report)
     return RedirectResponse(PAGE, status_code=303)
 
@@ -206,6 +217,6 @@ def remove_all_accounts(
 ) -> Response:
     if confirmed != "yes":
         return confirm_delete_all(request, session, researcher)
-    report = delete_all_accounts(session, researcher_id=researcher.id)
+    report = disconnect_all(session, researcher_id=researcher.id)
     _remember_deletion(request, report)
     return RedirectResponse(PAGE, status_code=303)

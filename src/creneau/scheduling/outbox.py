@@ -1,0 +1,216 @@
+"""The outbox: calendar events and emails owed for bookings, retried with backoff until done.
+
+Rows are inserted in the booking's own transaction (:func:`owe_calendar_event`, :func:`owe_email`), so
+nothing owed is lost when a server is down or the process dies. :func:`process` does one item; the job
+runner calls it for new items at once and for due ones on its ticker.
+
+A "calendar" item does not carry an action: it brings the calendar in line with the booking as it is when
+processed (confirmed → the event holds its times; cancelled → no event). Several changes in a row therefore
+collapse into one write, and replaying an item is harmless. Each booking has exactly one event: its UID is
+the booking's ``uid``, creates are idempotent on it (calendars/writes.py), and ``event_write_attempted``
+remembers that a create may have happened whose answer was lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from creneau.calendars import writes
+from creneau.calendars.providers.base import EventDraft
+from creneau.errors import NotFound, ProviderError, RateLimited, ValidationFailed
+from creneau.mail.sender import MailNotSent
+from creneau.scheduling.context import Scheduling
+from creneau.scheduling.notify import send_booking_email
+from creneau.scheduling.studies import event_title
+from creneau.store.models import Booking, OutboxItem
+
+log = logging.getLogger(__name__)
+
+MAX_ERROR = 1000
+
+
+def owe_calendar_event(session: Session, *, booking: Booking, now: datetime) -> int | None:
+    """Record that ``booking``'s calendar event must be brought in line; returns the item id (None when the
+    booking has no destination calendar). A pending item for the booking is reused."""
+    if booking.calendar_id is None:
+        if booking.event_state in ("pending", "failing"):
+            booking.event_state = "none"
+        return None
+    booking.event_state = "pending"
+    booking.event_detail = ""
+    item = session.scalars(
+        select(OutboxItem).where(
+            OutboxItem.booking_id == booking.id, OutboxItem.kind == "calendar", OutboxItem.state == "pending"
+        )
+    ).first()
+    if item is None:
+        item = OutboxItem(booking_id=booking.id, kind="calendar", next_attempt_at=now)
+        session.add(item)
+    else:
+        item.next_attempt_at = now
+    session.flush()
+    return item.id
+
+
+def owe_email(session: Session, *, booking: Booking, kind: str, now: datetime) -> int:
+    item = OutboxItem(
+        booking_id=booking.id,
+        kind="email",
+        payload={"kind": kind, "sequence": booking.sequence},
+        next_attempt_at=now,
+    )
+    session.add(item)
+    session.flush()
+    return item.id
+
+
+def due_items(sched: Scheduling, *, now: datetime | None = None, limit: int = 100) -> list[int]:
+    now = now or datetime.now(UTC)
+    with sched.engine.sessions() as session:
+        return list(
+            session.scalars(
+                select(OutboxItem.id)
+                .where(OutboxItem.state == "pending", OutboxItem.next_attempt_at <= now)
+                .order_by(OutboxItem.next_attempt_at)
+                .limit(limit)
+            )
+        )
+
+
+def process(sched: Scheduling, *, item_id: int, now: datetime | None = None) -> str:
+    """Try one item once; returns its state afterwards ("done", "pending" (retry later), "failed", "gone").
+
+    Never raises for a server's failure: the item records it and is retried with backoff."""
+    now = now or datetime.now(UTC)
+    with sched.engine.sessions() as session:
+        item = session.get(OutboxItem, item_id)
+        if item is None or item.state != "pending":
+            return "gone" if item is None else item.state
+        booking = session.get(Booking, item.booking_id)
+        assert booking is not None  # cascade: an item dies with its booking
+        try:
+            if item.kind == "calendar":
+                _bring_calendar_in_line(sched, session, booking)
+            else:
+                send_booking_email(sched, booking=booking, kind=str(item.payload.get("kind", "confirmed")))
+        except (ProviderError, MailNotSent) as exc:
+            _failed_attempt(sched, item, booking, exc, now)
+        except NotFound:  # the destination calendar was deleted with its account: nothing more to do here
+            item.state = "done"
+            item.done_at = now
+            booking.event_state = "abandoned"
+            booking.event_detail = "destination_deleted"
+        except ValidationFailed as exc:  # e.g. the calendar became read-only: a person must act
+            item.state = "failed"
+            item.last_error = str(exc)[:MAX_ERROR]
+            booking.event_state = "failing"
+            booking.event_detail = f"read_only: {exc}"[:MAX_ERROR]
+        else:
+            item.state = "done"
+            item.done_at = now
+            item.attempts += 1
+            item.last_error = ""
+        session.commit()
+        return item.state
+
+
+def _bring_calendar_in_line(sched: Scheduling, session: Session, booking: Booking) -> None:
+    if booking.calendar_id is None:
+        booking.event_state = "none"
+        return
+    where = writes.target(session, calendar_id=booking.calendar_id)
+    draft = _draft(sched, booking)
+    if booking.status == "confirmed":
+        # A create whose answer was lost left an event holding the times of then; if the booking moved
+        # since (sequence > 0), that event must be updated after the create finds it.
+        stale = booking.event_write_attempted and booking.sequence > 0
+        if booking.remote_id is None and not booking.event_write_attempted:
+            booking.event_write_attempted = True
+            session.commit()  # remembered before the create is sent: its answer may be lost
+        written = writes.put_event(
+            sched.engine, where, draft=draft, remote_id=booking.remote_id, maybe_created=stale
+        )
+        booking.remote_id, booking.remote_etag = written.remote_id, written.etag
+        booking.event_state, booking.event_detail = "written", ""
+    else:
+        writes.remove_event(
+            sched.engine,
+            where,
+            draft=draft,
+            remote_id=booking.remote_id,
+            maybe_created=booking.event_write_attempted,
+        )
+        booking.remote_id, booking.remote_etag = None, None
+        booking.event_state, booking.event_detail = "deleted", ""
+
+
+def _draft(sched: Scheduling, booking: Booking) -> EventDraft:
+    study_session = booking.session
+    lines = [
+        f"{booking.participant_name} <{booking.participant_email}>",
+        f"{study_session.study.name} — {study_session.name}",
+    ]
+    if booking.join_url:
+        lines.append(booking.join_url)
+    lines.append(f"{sched.settings.base_url.rstrip('/')}/sessions/{study_session.id}/bookings")
+    location = booking.join_url if study_session.location_kind == "remote" else study_session.address
+    return EventDraft(
+        uid=booking.uid,
+        summary=event_title(study_session, participant_name=booking.participant_name),
+        start=booking.start,
+        end=booking.end,
+        description="\n".join(lines),
+        location=location,
+        url=booking.join_url,
+    )
+
+
+def _failed_attempt(
+    sched: Scheduling, item: OutboxItem, booking: Booking, exc: ProviderError | MailNotSent, now: datetime
+) -> None:
+    item.attempts += 1
+    code = exc.code if isinstance(exc, ProviderError) else "mail_not_sent"
+    item.last_error = f"{code}: {exc}"[:MAX_ERROR]
+    if isinstance(exc, MailNotSent) and not exc.transient:
+        item.state = "failed"  # the mail server refused the address: retrying will not help
+        return
+    settings = sched.settings
+    delay = min(
+        settings.outbox_retry_base_seconds * 2 ** (item.attempts - 1), settings.outbox_retry_max_seconds
+    )
+    if isinstance(exc, RateLimited) and exc.retry_after:
+        delay = max(delay, exc.retry_after)
+    item.next_attempt_at = now + timedelta(seconds=delay)
+    if item.kind == "calendar":
+        booking.event_state = "failing"
+        booking.event_detail = item.last_error
+    log.warning("outbox item %s (%s) failed, retry in %.0f s: %s", item.id, item.kind, delay, code)
+
+
+def cancel_calendar_writes(session: Session, *, calendar_ids: list[int], now: datetime) -> int:
+    """Stop writing to calendars about to be deleted: pending calendar items of their bookings end, and the
+    bookings say why. Returns how many bookings were concerned."""
+    if not calendar_ids:
+        return 0
+    bookings = list(session.scalars(select(Booking).where(Booking.calendar_id.in_(calendar_ids))))
+    for booking in bookings:
+        for item in session.scalars(
+            select(OutboxItem).where(
+                OutboxItem.booking_id == booking.id,
+                OutboxItem.kind == "calendar",
+                OutboxItem.state == "pending",
+            )
+        ):
+            item.state = "done"
+            item.done_at = now
+            item.last_error = "destination_deleted"
+        if booking.event_state in ("pending", "failing"):
+            booking.event_state = "abandoned"
+            booking.event_detail = "destination_deleted"
+        booking.calendar_id = None
+    session.flush()
+    return len(bookings)

@@ -1,0 +1,47 @@
+"""ORM models, one module per area; import them from here.
+
+- ``identity``: researchers, API tokens, failed sign-ins
+- ``calendars``: connected accounts, calendars, synced events, busy occurrences, sync state
+- ``scheduling``: workspaces, studies, sessions, bookings, the outbox
+"""
+
+from __future__ import annotations
+
+from creneau.store.models.base import Base, now_utc
+from creneau.store.models.calendars import (
+    BusyOccurrence,
+    Calendar,
+    CalendarAccount,
+    CalendarSyncState,
+    SyncedEvent,
+)
+from creneau.store.models.identity import ApiToken, LoginAttempt, Researcher
+from creneau.store.models.scheduling import (
+    Booking,
+    OutboxItem,
+    Study,
+    StudySession,
+    Workspace,
+    WorkspaceInvitation,
+    WorkspaceMember,
+)
+
+__all__ = [
+    "ApiToken",
+    "Base",
+    "Booking",
+    "BusyOccurrence",
+    "Calendar",
+    "CalendarAccount",
+    "CalendarSyncState",
+    "LoginAttempt",
+    "OutboxItem",
+    "Researcher",
+    "Study",
+    "StudySession",
+    "SyncedEvent",
+    "Workspace",
+    "WorkspaceInvitation",
+    "WorkspaceMember",
+    "now_utc",
+]
