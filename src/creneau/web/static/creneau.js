@@ -82,4 +82,21 @@
     var box = document.getElementById("accounts");
     if (box && box.getAttribute("data-poll") === "on") { poll(box); }
   });
+
+  /* Booking page: show the slots in the participant's own time zone, as the browser knows it, unless they
+     chose one (the select stays changeable; without JavaScript the session's zone is shown). */
+  var tzForm = document.getElementById("tz-form");
+  if (tzForm && tzForm.getAttribute("data-auto-timezone") === "on" && window.Intl) {
+    var browserZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    var select = document.getElementById("tz-select");
+    if (browserZone && select && select.value !== browserZone) {
+      for (var i = 0; i < select.options.length; i++) {
+        if (select.options[i].value === browserZone) {
+          select.value = browserZone;
+          tzForm.submit();
+          break;
+        }
+      }
+    }
+  }
 })();
