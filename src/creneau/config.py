@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     allowed_private_networks: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # Booking.
-    live_check_timeout_seconds: float = Field(default=4.0, gt=0, le=60)  # asking the calendars at booking time
+    live_check_timeout_seconds: float = Field(default=4.0, gt=0, le=60)  # live check at booking
     booking_page_sync_seconds: int = Field(default=60, ge=0)  # opening a booking page refreshes older syncs
     outbox_retry_base_seconds: float = Field(default=15.0, gt=0)  # calendar events and emails owed
     outbox_retry_max_seconds: float = Field(default=900.0, gt=0)

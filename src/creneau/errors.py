@@ -64,8 +64,8 @@ class SlotUnavailable(CreneauError):
 
 
 class LinkInvalid(CreneauError):
-    """``reason``: "tampered" (bad signature), "replaced" (a newer link was sent), "past" (the session is over),
-    "cancelled" (the booking is cancelled)."""
+    """``reason``: "tampered" (bad signature), "replaced" (a newer link was sent), "past" (the session is
+    over), "cancelled" (the booking is cancelled)."""
 
     def __init__(self, message: str, *, reason: str) -> None:
         super().__init__(message)

@@ -40,6 +40,13 @@ class Harness(Protocol):
     home_url: str | None
     owner_emails: tuple[str, ...]  # lower-cased, as discovery must report them
     supports_read_only: bool
+    # Optional flags, read with getattr (default False) so that harnesses without them need no change:
+    # lists_with_get -- the bulk listing itself is a GET (Graph delta, Google events.list): "no GET per
+    #   object" is then shown by the request count alone, not by the absence of GETs.
+    # series_as_occurrences -- the server lists each occurrence of a series as its own object (Graph's
+    #   calendarView), so a series cannot come back as one VCALENDAR with its overrides.
+    # busy_as_periods -- busy_times() answers anonymous busy periods (Google freebusy.query), not the events:
+    #   the busy-times test then checks the time they cover instead of the UIDs.
 
     def provider(
         self,
@@ -286,14 +293,14 @@ class ProviderContract:
             try:
                 first = provider.pull_changes(calendar, cursor=None, known_etags={})
                 assert len(first.upserted) == size
-                assert "GET" not in log.methods()
+                assert getattr(harness, "lists_with_get", False) or "GET" not in log.methods()
                 initial = len(log.requests)
                 for i in range(0, size, 3):  # change a third of them
                     harness.put(calendar, f"b{size}-{i}", ics(f"b{size}-{i}", DAY, summary="changed"))
                 log.clear()
                 second = provider.pull_changes(calendar, cursor=first.cursor, known_etags=etags(first))
                 assert len(second.upserted) == len(range(0, size, 3))
-                assert "GET" not in log.methods()
+                assert getattr(harness, "lists_with_get", False) or "GET" not in log.methods()
                 counts.append((initial, len(log.requests)))
             finally:
                 provider.close()
@@ -334,6 +341,8 @@ class ProviderContract:
     def test_recurring_event_with_an_override_round_trips_intact(
         self, harness: Harness, provider: CalendarProvider, calendar: str
     ) -> None:
+        if getattr(harness, "series_as_occurrences", False):
+            pytest.skip("this server lists each occurrence of a series as its own object")
         moved = DAY + timedelta(days=2)
         text = ics(
             "weekly",
@@ -386,6 +395,13 @@ class ProviderContract:
         )
         window = Interval(DAY + timedelta(hours=10, minutes=30), DAY + timedelta(hours=14, minutes=30))
         events = provider.busy_times([calendar, other], window)
+        if getattr(harness, "busy_as_periods", False):
+            hour = timedelta(hours=1)
+            assert _covered(events, window) == [
+                (window.start, DAY + 11 * hour),  # morning
+                (DAY + 12 * hour, window.end),  # lunch, daily at 13:00, afternoon
+            ]
+            return
         found: set[str] = set()
         for event in events:
             found.update(str(v["UID"]) for v in icalendar.Calendar.from_ical(event.ical).walk("VEVENT"))
@@ -448,6 +464,22 @@ class ProviderContract:
         stored = harness.stored(calendar, written.remote_id)
         assert stored is not None
         assert str(icalendar.Calendar.from_ical(stored).walk("VEVENT")[0]["UID"]) == draft.uid
+
+
+def _covered(events: Sequence[Any], window: Interval) -> list[tuple[datetime, datetime]]:
+    """The merged busy time of ``events`` inside ``window``, as the engine would judge it."""
+    spans = sorted(
+        (max(o.start, window.start), min(o.end, window.end))
+        for event in events
+        for o in ical.busy_occurrences(ical.parse(event.ical), window=window, default_tz=UTC)
+    )
+    merged: list[tuple[datetime, datetime]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 def _readable(text: str) -> bool:

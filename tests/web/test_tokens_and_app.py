@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from creneau.config import Settings
 from creneau.errors import ConfigurationError
-from creneau.web.app import session_secret
+from creneau.runtime import session_secret
 from tests.web.conftest import csrf_of, seen
 
 

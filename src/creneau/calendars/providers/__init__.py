@@ -15,6 +15,8 @@ from creneau.calendars.providers.http import NetworkPolicy
 _REGISTRY: dict[str, str] = {
     "caldav": "creneau.calendars.providers.caldav:CalDAVProvider",
     "icloud": "creneau.calendars.providers.caldav:CalDAVProvider",
+    "google": "creneau.calendars.providers.google:GoogleProvider",
+    "msgraph": "creneau.calendars.providers.msgraph:MicrosoftGraphProvider",
 }
 
 

@@ -1,0 +1,193 @@
+"""``MicrosoftGraphProvider``: Office 365 (work/school) and Outlook.com (personal) through Microsoft Graph."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import ClassVar
+
+import httpx
+
+from creneau.calendars.providers.base import (
+    AccountInfo,
+    CalendarProvider,
+    Capabilities,
+    ChangeSet,
+    Connection,
+    EventDraft,
+    Progress,
+    Received,
+    RemoteCalendar,
+    RemoteEvent,
+    WrittenEvent,
+)
+from creneau.calendars.providers.http import NetworkPolicy
+from creneau.calendars.providers.msgraph import account, busy, push, sync, writes
+from creneau.calendars.providers.msgraph.session import GraphSession
+from creneau.domain.intervals import Interval
+from creneau.errors import ProviderError, RateLimited
+
+
+class MicrosoftGraphProvider(CalendarProvider):
+    """One Microsoft account. ``Connection.server_url`` is the Graph root (``https://graph.microsoft.com/v1.0``,
+    or the emulator's), ``Connection.secret`` the token JSON (see ``session.py``).
+
+    ``batch_size`` is the page size of delta rounds and calendarViews. The sync window is ``sync_window`` when
+    given (tests), else ``days_back`` before and ``days_ahead`` after now. ``transport`` replaces the guarded
+    HTTP transport (tests only).
+    """
+
+    name: ClassVar[str] = "msgraph"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        incremental_sync=True, push=True, live_free_busy=True, native_conferencing="teams"
+    )
+
+    def __init__(
+        self,
+        connection: Connection,
+        *,
+        policy: NetworkPolicy,
+        batch_size: int = 100,
+        days_back: int = 42,
+        days_ahead: int = 201,
+        sync_window: Interval | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self._session = GraphSession(connection, policy, transport=transport)
+        self._page_size = min(batch_size, 1000)
+        self._days = (days_back, days_ahead)
+        self._fixed_window = sync_window
+        self._account: account.Account | None = None
+        self._calendars: dict[str, dict[str, object]] = {}  # id → Graph calendar JSON, as last read
+        self._schedule_refused = False
+
+    # -- account -------------------------------------------------------------------------------------------
+
+    def _me(self) -> account.Account:
+        if self._account is None:
+            self._account = account.discover(self._session)
+        return self._account
+
+    def discover(self) -> AccountInfo:
+        self._account = account.discover(self._session)
+        return self._account.info
+
+    def list_calendars(self) -> list[RemoteCalendar]:
+        items = account.calendar_items(self._session)
+        self._calendars = {str(item["id"]): item for item in items if "id" in item}
+        return [account.to_calendar(item) for item in items if "id" in item]
+
+    def _calendar(self, calendar_id: str) -> dict[str, object]:
+        if calendar_id not in self._calendars:
+            self._calendars[calendar_id] = account.read_calendar(self._session, calendar_id)
+        return self._calendars[calendar_id]
+
+    def native_conference_available(self, calendar_id: str) -> bool:
+        """Whether events written to ``calendar_id`` can get a Teams meeting (work/school calendars)."""
+        allowed = self._calendar(calendar_id).get("allowedOnlineMeetingProviders") or []
+        return isinstance(allowed, list) and account.TEAMS in allowed
+
+    # -- reading -------------------------------------------------------------------------------------------
+
+    def window(self) -> Interval:
+        if self._fixed_window is not None:
+            return self._fixed_window
+        today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        return Interval(today - timedelta(days=self._days[0]), today + timedelta(days=self._days[1]))
+
+    def pull_changes(
+        self,
+        calendar_id: str,
+        *,
+        cursor: str | None,
+        known_etags: Mapping[str, str],
+        progress: Progress | None = None,
+        received: Received | None = None,
+    ) -> ChangeSet:
+        options = sync.PullOptions(
+            window=self.window(),
+            page_size=self._page_size,
+            owner_emails=self._me().info.email_addresses,
+            received=received,
+            progress=progress,
+        )
+        return sync.pull(self._session, calendar_id, cursor=cursor, known_etags=known_etags, options=options)
+
+    def busy_times(self, calendar_ids: list[str], window: Interval) -> list[RemoteEvent]:
+        me = self._me()
+        found: list[RemoteEvent] = []
+        for calendar_id in calendar_ids:
+            if self._use_schedule(me, calendar_id):
+                try:
+                    found.extend(busy.schedule(self._session, me.info.email_addresses[0], window))
+                    continue
+                except RateLimited:
+                    raise
+                except ProviderError as exc:
+                    if type(exc) is not ProviderError:  # auth, 5xx...: not a refusal of getSchedule itself
+                        raise
+                    self._schedule_refused = True  # e.g. a personal account: use calendarView from now on
+            found.extend(
+                busy.calendar_view(
+                    self._session,
+                    calendar_id,
+                    window,
+                    owner_emails=me.info.email_addresses,
+                    page_size=self._page_size,
+                )
+            )
+        return found
+
+    def _use_schedule(self, me: account.Account, calendar_id: str) -> bool:
+        if me.personal or self._schedule_refused or not me.info.email_addresses:
+            return False
+        return bool(self._calendar(calendar_id).get("isDefaultCalendar"))
+
+    # -- writing -------------------------------------------------------------------------------------------
+
+    def create_event(self, calendar_id: str, draft: EventDraft) -> WrittenEvent:
+        teams = draft.native_conference and self.native_conference_available(calendar_id)
+        return writes.create(self._session, calendar_id, draft, teams=teams)
+
+    def update_event(
+        self, calendar_id: str, remote_id: str, draft: EventDraft, *, etag: str | None = None
+    ) -> WrittenEvent:
+        teams = draft.native_conference and self.native_conference_available(calendar_id)
+        return writes.update(self._session, calendar_id, remote_id, draft, etag=etag, teams=teams)
+
+    def delete_event(self, calendar_id: str, remote_id: str, *, etag: str | None = None) -> None:
+        writes.delete(self._session, calendar_id, remote_id, etag=etag)
+
+    # -- push ----------------------------------------------------------------------------------------------
+
+    def subscribe(
+        self,
+        calendar_id: str,
+        *,
+        notification_url: str,
+        lifecycle_url: str | None,
+        client_state: str,
+        expires: datetime,
+    ) -> push.Subscription:
+        """Ask Graph to notify ``notification_url`` of changes to the calendar's events (see ``push.py``)."""
+        return push.subscribe(
+            self._session,
+            calendar_id,
+            notification_url=notification_url,
+            lifecycle_url=lifecycle_url,
+            client_state=client_state,
+            expires=min(expires, datetime.now(UTC) + push.MAX_LIFETIME - timedelta(minutes=1)),
+        )
+
+    def renew(self, subscription_id: str, *, expires: datetime) -> push.Subscription:
+        """:raises RemoteNotFound: when the subscription is gone (subscribe again)."""
+        expires = min(expires, datetime.now(UTC) + push.MAX_LIFETIME - timedelta(minutes=1))
+        return push.renew(self._session, subscription_id, expires=expires)
+
+    def unsubscribe(self, subscription_id: str) -> None:
+        push.unsubscribe(self._session, subscription_id)
+
+    def close(self) -> None:
+        self._session.close()

@@ -1,0 +1,162 @@
+"""One account's Graph session: the Bearer token, requests through the guarded client, and the ONE place
+where Graph answers become ``creneau.errors``.
+
+``Connection.secret`` is ``{"access_token": ..., "refresh_token": ..., "expires_at": <epoch seconds>}``; only
+the access token is used here (refreshing it is the caller's job, after ``AuthExpired``). Links the server
+hands back (``@odata.nextLink``, ``@odata.deltaLink``) are followed only on the origin of
+``Connection.server_url``, so the token never goes elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Mapping
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from creneau.calendars.providers.base import Connection
+from creneau.calendars.providers.http import NetworkPolicy, make_client, parse_retry_after, redact, request
+from creneau.errors import (
+    AuthExpired,
+    AuthFailed,
+    PreconditionFailed,
+    ProviderError,
+    RateLimited,
+    RemoteNotFound,
+    SyncCursorInvalid,
+    TransientProviderError,
+)
+
+Json = dict[str, Any]
+UTC_PREFERENCE = 'outlook.timezone="UTC"'
+# 403 answers that mean "slow down" rather than "forbidden".
+_THROTTLE_CODES = frozenset(
+    {"TooManyRequests", "ApplicationThrottled", "MailboxConcurrency", "activityLimitReached"}
+)
+_SYNC_STATE_CODES = frozenset({"syncstatenotfound", "syncstateinvalid", "resyncrequired"})
+
+
+def read_token(secret: str) -> str:
+    """The access token of a ``Connection.secret``. :raises AuthFailed: when the blob is unreadable."""
+    try:
+        data = json.loads(secret)
+    except ValueError:
+        data = None
+    token = data.get("access_token") if isinstance(data, dict) else None
+    if not isinstance(token, str) or not token:
+        raise AuthFailed("the stored Microsoft sign-in is unreadable; connect the account again")
+    return token
+
+
+def segment(value: str) -> str:
+    """An id as one URL path segment (Graph ids may hold ``/``, ``+`` and ``=``)."""
+    return quote(value, safe="")
+
+
+def error_code(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        return str(error.get("code") or "")
+    return str(error or "")
+
+
+def failure(response: httpx.Response, what: str) -> ProviderError:
+    """The error for an answer we did not expect: the one mapping of Graph statuses to our tree."""
+    status, code = response.status_code, error_code(response)
+    message = f"{what} answered HTTP {status}" + (f" ({code})" if code else "")
+    retry_after = parse_retry_after(response.headers.get("retry-after"))
+    if status == 401 or code == "invalid_grant":
+        return AuthExpired("Microsoft no longer accepts this account's sign-in; reconnect the account")
+    if status in (429, 503) or (status == 403 and code in _THROTTLE_CODES):
+        return RateLimited(f"{message}: Microsoft asks us to slow down", retry_after=retry_after)
+    if status == 410 or code.lower() in _SYNC_STATE_CODES:
+        return SyncCursorInvalid(f"{message}: the delta token expired; a full sync is needed")
+    if status == 404:
+        return RemoteNotFound(message)
+    if status == 412:
+        return PreconditionFailed(f"{message}: the event changed since we read it")
+    if status >= 500:
+        return TransientProviderError(message)
+    if status == 403:
+        return ProviderError(f"{message}: Microsoft refused it (a read-only calendar, or missing rights)")
+    return ProviderError(message)
+
+
+class GraphSession:
+    """HTTP for one account. Every method raises only ``ProviderError`` subclasses."""
+
+    def __init__(
+        self, connection: Connection, policy: NetworkPolicy, *, transport: httpx.BaseTransport | None = None
+    ) -> None:
+        self.policy = policy
+        self.base = connection.server_url.rstrip("/")
+        self._token = read_token(connection.secret)
+        self._client = make_client(policy, auth=None, transport=transport)
+        self._origin = httpx.URL(self.base).copy_with(path="/", query=None, fragment=None)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def url(self, path: str) -> str:
+        return f"{self.base}/{path.lstrip('/')}"
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: Json | None = None,
+        headers: Mapping[str, str] | None = None,
+        accept: Collection[int] = (),
+    ) -> httpx.Response:
+        """One request. 2xx and statuses in ``accept`` are returned; others raise (:func:`failure`)."""
+        target = httpx.URL(url)
+        if (target.scheme, target.host, target.port) != (
+            self._origin.scheme,
+            self._origin.host,
+            self._origin.port,
+        ):
+            raise ProviderError(f"Microsoft Graph pointed us to another server ({redact(target)}); refused")
+        all_headers = {
+            "Authorization": f"Bearer {self._token}",
+            "Accept": "application/json",
+            **(headers or {}),
+        }
+        content = None
+        if body is not None:
+            content = json.dumps(body).encode()
+            all_headers["Content-Type"] = "application/json"
+        response = request(
+            self._client,
+            method,
+            target,
+            policy=self.policy,
+            headers=all_headers,
+            content=content,
+            accept=(429, 500, 502, 503, 504),
+            trusted_origin=self.base,
+        )
+        if response.is_success or response.status_code in accept:
+            return response
+        raise failure(response, f"{method} {redact(target)}")
+
+    def get_json(self, url: str, *, headers: Mapping[str, str] | None = None) -> Json:
+        return self.json(self.send("GET", url, headers=headers))
+
+    @staticmethod
+    def json(response: httpx.Response) -> Json:
+        try:
+            data = response.json()
+        except ValueError:
+            raise TransientProviderError(
+                f"{redact(response.url)} answered something that is not JSON"
+            ) from None
+        if not isinstance(data, dict):
+            raise TransientProviderError(f"{redact(response.url)} answered JSON that is not an object")
+        return data

@@ -1,0 +1,1 @@
+"""Local stand-ins for the calendar APIs that have no local server (tests and demo)."""
