@@ -17,6 +17,7 @@ from creneau.demo import DemoInfo, prepare_demo
 from creneau.demo.calendars import MALFORMED_OBJECTS, DemoCalendar, demo_collections
 from creneau.demo.icsgen import Days
 from creneau.errors import ConfigurationError
+from creneau.runtime import Runtime
 
 # A leap day, New Year's Eve, two DST-change Sundays, and the real today.
 DAYS = [date(2024, 2, 29), date(2025, 12, 31), date(2026, 3, 29), date(2026, 10, 25)]
@@ -162,3 +163,24 @@ def test_a_second_demo_on_a_taken_port_says_so(demo: DemoInfo, tmp_path: Path) -
     port = int(demo.radicale_url.rsplit(":", 1)[1].strip("/"))
     with pytest.raises(ConfigurationError, match="already in use"):
         prepare_demo(tmp_path, radicale_port=port)
+
+
+def test_the_demo_workspace_has_a_colleague_an_invitation_and_a_study(runtime: Runtime) -> None:
+    from creneau.demo import DEMO_EMAIL
+    from creneau.demo.launch import COLLEAGUE_EMAIL, INVITED_EMAIL, ensure_demo_researcher, ensure_demo_team
+    from creneau.scheduling.studies import list_studies
+    from creneau.scheduling.workspaces import ensure_workspace, invitations, members
+    from creneau.store.models import Researcher
+
+    ensure_demo_researcher(runtime)
+    ensure_demo_team(runtime)
+    ensure_demo_team(runtime)  # a second start seeds nothing twice
+    with runtime.ctx.sessions() as session:
+        demo = session.query(Researcher).filter_by(email=DEMO_EMAIL).one()
+        member = ensure_workspace(session, researcher=demo)
+        assert member.role == "admin"
+        emails = {m.researcher.email for m in members(session, workspace_id=member.workspace_id)}
+        assert emails == {DEMO_EMAIL, COLLEAGUE_EMAIL}
+        assert [i.email for i in invitations(session, workspace_id=member.workspace_id)] == [INVITED_EMAIL]
+        (study,) = list_studies(session, workspace_id=member.workspace_id)
+        assert [s.name for s in study.sessions] == ["Remote interview"]

@@ -1,4 +1,4 @@
-"""Slot computation: worked examples (with explicit expected lists around the 2026 DST changes) and properties.
+"""Slot computation: worked examples (explicit expected lists, also around the 2026 DST changes), properties.
 
 The property tests compare :func:`free_slots` with a brute-force reference written here: it walks the UTC
 timeline a quarter of an hour at a time (every candidate lies on that grid: window bounds, durations and slot
@@ -42,7 +42,9 @@ def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> date
     return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
-def wall(zone: str, year: int, month: int, day: int, hour: int = 0, minute: int = 0, fold: int = 0) -> datetime:
+def wall(
+    zone: str, year: int, month: int, day: int, hour: int = 0, minute: int = 0, fold: int = 0
+) -> datetime:
     return datetime(year, month, day, hour, minute, tzinfo=ZoneInfo(zone), fold=fold)
 
 
@@ -125,10 +127,14 @@ def test_busy_removes_overlapping_slots_and_touching_is_free() -> None:
     rules = rules_for(duration=30)
     busy = [Interval(wall(PARIS, 2026, 6, 8, 10), wall(PARIS, 2026, 6, 8, 10, 30))]
     monday = Interval(wall(PARIS, 2026, 6, 8), wall(PARIS, 2026, 6, 9))
-    assert starts(rules, busy=busy, window=monday) == paris_june(8, (9, 0), (9, 30), (10, 30), (11, 0), (11, 30))
+    assert starts(rules, busy=busy, window=monday) == paris_june(
+        8, (9, 0), (9, 30), (10, 30), (11, 0), (11, 30)
+    )
     # A single minute of overlap is enough to block.
     busy = [Interval(wall(PARIS, 2026, 6, 8, 9, 59), wall(PARIS, 2026, 6, 8, 10, 0))]
-    assert starts(rules, busy=busy, window=monday) == paris_june(8, (9, 0), (10, 0), (10, 30), (11, 0), (11, 30))
+    assert starts(rules, busy=busy, window=monday) == paris_june(
+        8, (9, 0), (10, 0), (10, 30), (11, 0), (11, 30)
+    )
     # Empty busy intervals block nothing.
     busy = [Interval(wall(PARIS, 2026, 6, 8, 10, 10), wall(PARIS, 2026, 6, 8, 10, 10))]
     assert len(starts(rules, busy=busy, window=monday)) == 6
@@ -223,7 +229,9 @@ def test_slot_interval_differs_from_duration() -> None:
     rules = rules_for(weekly=every([0], "09:00", "11:00"), duration=45, interval=15)
     assert starts(rules) == paris_june(8, (9, 0), (9, 15), (9, 30), (9, 45), (10, 0), (10, 15))
     # Every 90 minutes, 30-minute slots: the grid starts at each window's start.
-    rules = rules_for(weekly=(*every([0], "09:00", "11:00"), *every([0], "14:10", "17:00")), duration=30, interval=90)
+    rules = rules_for(
+        weekly=(*every([0], "09:00", "11:00"), *every([0], "14:10", "17:00")), duration=30, interval=90
+    )
     assert starts(rules) == paris_june(8, (9, 0), (10, 30), (14, 10), (15, 40))
 
 
@@ -237,7 +245,11 @@ def test_busy_times_are_compared_as_instants() -> None:
     busy = [Interval(wall(NEW_YORK, 2026, 11, 1, 1, fold=1), wall(NEW_YORK, 2026, 11, 1, 1, 59, fold=1))]
     rules = rules_for(zone="UTC", weekly=every([6], "04:00", "08:00"))
     window = Interval(utc(2026, 11, 1), utc(2026, 11, 2))
-    assert starts(rules, busy=busy, window=window) == [utc(2026, 11, 1, 4), utc(2026, 11, 1, 5), utc(2026, 11, 1, 7)]
+    assert starts(rules, busy=busy, window=window) == [
+        utc(2026, 11, 1, 4),
+        utc(2026, 11, 1, 5),
+        utc(2026, 11, 1, 7),
+    ]
 
 
 # --- daylight saving time -----------------------------------------------------------------------------------
@@ -260,11 +272,28 @@ def test_paris_spring_forward_skips_missing_starts() -> None:
     assert starts(rules, window=window) == [utc(2026, 3, 29, 0, 0), utc(2026, 3, 29, 0, 30)]
 
 
+def test_paris_spring_forward_grid_stays_on_the_wall_clock() -> None:
+    # Every 45 minutes from 00:00: 02:15 does not exist and is skipped, not moved to 03:15; the grid goes on
+    # at 03:00, so 01:30 CET and 03:00 CEST are offered although they overlap in real time.
+    rules = rules_for(weekly=every([6], "00:00", "04:00"), duration=45, interval=45)
+    window = Interval(utc(2026, 3, 28), utc(2026, 3, 30))
+    assert starts(rules, window=window) == [
+        utc(2026, 3, 28, 23, 0),  # 00:00 CET
+        utc(2026, 3, 28, 23, 45),  # 00:45 CET
+        utc(2026, 3, 29, 0, 30),  # 01:30 CET, ends 03:15 CEST
+        utc(2026, 3, 29, 1, 0),  # 03:00 CEST (03:45 + 45 min would end after 04:00)
+    ]
+
+
 def test_paris_window_ending_inside_the_gap_ends_at_the_jump() -> None:
     # A window "until 02:30" on the night clocks jump from 02:00 to 03:00 ends at the jump (01:00 UTC).
     rules = rules_for(weekly=every([6], "00:00", "02:30"), duration=60, interval=30)
     window = Interval(utc(2026, 3, 28), utc(2026, 3, 30))
-    assert starts(rules, window=window) == [utc(2026, 3, 28, 23, 0), utc(2026, 3, 28, 23, 30), utc(2026, 3, 29, 0, 0)]
+    assert starts(rules, window=window) == [
+        utc(2026, 3, 28, 23, 0),
+        utc(2026, 3, 28, 23, 30),
+        utc(2026, 3, 29, 0, 0),
+    ]
 
 
 def test_paris_fall_back_uses_the_first_occurrence_only() -> None:
@@ -305,7 +334,10 @@ def test_new_york_fall_back() -> None:
     busy = [Interval(utc(2026, 11, 1, 5, 15), utc(2026, 11, 1, 5, 20))]
     assert starts(rules, busy=busy, window=window) == [utc(2026, 11, 1, 5, 30)]
     # The same wall-clock hour on the second pass (EST) is never offered.
-    for slot in (Interval(utc(2026, 11, 1, 6), utc(2026, 11, 1, 7)), Interval(utc(2026, 11, 1, 6, 30), utc(2026, 11, 1, 7, 30))):
+    for slot in (
+        Interval(utc(2026, 11, 1, 6), utc(2026, 11, 1, 7)),
+        Interval(utc(2026, 11, 1, 6, 30), utc(2026, 11, 1, 7, 30)),
+    ):
         assert not is_offered(rules=rules, busy=[], session_bookings=[], now=window.start, slot=slot)
 
 
@@ -319,11 +351,15 @@ def test_is_offered_examples() -> None:
     def offered(slot: Interval) -> bool:
         return is_offered(rules=rules, busy=busy, session_bookings=[], now=LONG_AGO, slot=slot)
 
-    assert offered(Interval(wall(PARIS, 2026, 6, 8, 9), wall(PARIS, 2026, 6, 8, 9, 30)))  # given in Paris time
+    assert offered(
+        Interval(wall(PARIS, 2026, 6, 8, 9), wall(PARIS, 2026, 6, 8, 9, 30))
+    )  # given in Paris time
     assert offered(Interval(utc(2026, 6, 8, 7), utc(2026, 6, 8, 7, 30)))
     assert not offered(Interval(utc(2026, 6, 8, 7), utc(2026, 6, 8, 7, 45)))  # wrong duration
     assert not offered(Interval(utc(2026, 6, 8, 7, 5), utc(2026, 6, 8, 7, 35)))  # off the grid
-    assert not offered(Interval(wall(PARIS, 2026, 6, 8, 10), wall(PARIS, 2026, 6, 8, 10, 30)))  # buffer hits busy
+    assert not offered(
+        Interval(wall(PARIS, 2026, 6, 8, 10), wall(PARIS, 2026, 6, 8, 10, 30))
+    )  # buffer hits busy
     assert offered(Interval(wall(PARIS, 2026, 6, 8, 11), wall(PARIS, 2026, 6, 8, 11, 30)))
     assert not offered(Interval(wall(PARIS, 2026, 6, 13, 9), wall(PARIS, 2026, 6, 13, 9, 30)))  # Saturday
 
@@ -353,7 +389,9 @@ def test_invalid_rules_are_refused(build: Callable[[], object]) -> None:
 
 def test_naive_now_is_refused() -> None:
     with pytest.raises(ValueError, match="aware"):
-        free_slots(rules=rules_for(), busy=[], session_bookings=[], now=datetime(2026, 6, 1), window=week_of(MONDAY))
+        free_slots(
+            rules=rules_for(), busy=[], session_bookings=[], now=datetime(2026, 6, 1), window=week_of(MONDAY)
+        )
 
 
 # --- properties ---------------------------------------------------------------------------------------------
@@ -376,8 +414,11 @@ def quarter(index: int) -> time:
 def day_windows(draw: st.DrawFn, *, night: bool = False) -> tuple[time, time]:
     """A window on the quarter grid; ``night``: starting 00:00-03:30, around the clock changes."""
     start = draw(st.integers(0, 14) if night else st.one_of(st.integers(0, 94), st.integers(0, 12)))
-    end = draw(st.integers(min(95, start + 2), min(95, start + (20 if night else 40))))
-    return quarter(start), quarter(end)
+    low = min(95, start + 2)
+    ends = st.integers(low, min(95, start + (20 if night else 40)))
+    if night:  # often in or just after the 02:00-03:00 gap (both zones change at 02:00 local)
+        ends = st.one_of(ends, st.integers(max(low, 9), max(low, 15)))
+    return quarter(start), quarter(draw(ends))
 
 
 def minutes(low: int, high: int) -> st.SearchStrategy[timedelta]:
@@ -389,7 +430,7 @@ def quarters(low: int, high: int) -> st.SearchStrategy[timedelta]:
 
 
 def spans(low: int, high: int) -> st.SearchStrategy[timedelta]:
-    """Between ``low`` and ``high`` quarters: on the quarter grid half of the time, so that bounds often meet."""
+    """``low`` to ``high`` quarters: on the quarter grid half of the time, so that bounds often meet."""
     return st.one_of(quarters(low, high), minutes(low * 15, high * 15))
 
 
@@ -428,33 +469,36 @@ def scenarios(draw: st.DrawFn, *, night: bool = False) -> Scenario:
         overrides=tuple(draw(st.lists(override, max_size=1 if night else 3))),
         buffer_before=draw(st.one_of(zero, spans(1, 4))),
         buffer_after=draw(st.one_of(zero, spans(1, 4))),
-        min_notice=draw(st.one_of(zero, zero, spans(1, 48), spans(1, 3 * 96))),
+        min_notice=draw(st.one_of(zero, zero, spans(1, 48), spans(1, 3 * 96)) if not night else zero),
         horizon=draw(st.one_of(st.just(timedelta(days=60)), spans(4, 5 * 96))),
         max_per_day=draw(st.sampled_from([None, None, None, 1, 2, 3, 0])),
     )
     # Query windows start around the anchor's night (the changes are at 01:00-07:00 UTC), last up to 4 days.
-    midnight = datetime.combine(anchor, time(), tzinfo=UTC)
+    tz = ZoneInfo(zone)
     if night:
-        start = midnight + draw(spans(-6 * 4, 2 * 4))
+        start = datetime.combine(anchor, time(), tzinfo=tz).astimezone(UTC) + draw(spans(-4 * 4, 2 * 4))
         window = Interval(start, start + draw(spans(4 * 4, 16 * 4)))
     else:
-        start = midnight + draw(spans(-36 * 4, 12 * 4))
+        start = datetime.combine(anchor, time(), tzinfo=UTC) + draw(spans(-36 * 4, 12 * 4))
         window = Interval(start, start + draw(st.one_of(spans(96, 4 * 96), spans(0, 96))))
     now = start - draw(st.one_of(spans(0, 48), spans(0, 2 * 96), spans(-24, 0)))
 
-    def intervals(starts: st.SearchStrategy[datetime], length: st.SearchStrategy[timedelta], most: int) -> list[Interval]:
+    def intervals(
+        starts: st.SearchStrategy[datetime], length: st.SearchStrategy[timedelta], most: int
+    ) -> list[Interval]:
         items = draw(st.lists(st.tuples(starts, length, st.sampled_from(SHOWN_IN)), max_size=most))
         return [Interval(begin.astimezone(shown), (begin + n).astimezone(shown)) for begin, n, shown in items]
 
-    tz = ZoneInfo(zone)
     near_window = st.builds(lambda d: start + d, spans(-40, 4 * 96 + 40))
     # Bookings near local midnights, where the local day and the UTC day differ.
     near_midnight = st.builds(
-        lambda days, d: datetime.combine(anchor + timedelta(days=days), time(), tzinfo=tz) + d,
+        lambda days, d: (
+            datetime.combine(anchor + timedelta(days=days), time(), tzinfo=tz).astimezone(UTC) + d
+        ),
         st.integers(-2, 4),
         spans(-12, 12),
     )
-    busy = intervals(near_window, st.one_of(minutes(0, 90), quarters(1, 6)), 12)
+    busy = intervals(near_window, st.one_of(minutes(0, 90), quarters(1, 6)), 4 if night else 12)
     bookings = intervals(st.one_of(near_window, near_midnight), st.just(rules.duration), 4)
     return rules, busy, bookings, now, window
 
@@ -552,7 +596,7 @@ def test_free_slots_properties(scenario: Scenario) -> None:
     check_free_slots(scenario)
 
 
-@PROPERTY_SETTINGS
+@settings(PROPERTY_SETTINGS, max_examples=300)
 @given(scenarios(night=True))
 def test_free_slots_properties_on_dst_nights(scenario: Scenario) -> None:
     check_free_slots(scenario)
@@ -593,7 +637,10 @@ def test_two_hundred_thousand_busy_intervals_over_four_weeks() -> None:
     )
     days = [date(2026, 3, 9) + n * DAY for n in range(28)]  # includes Paris's spring-forward Sunday
     lunches = [
-        (datetime.combine(d, t("12:00"), tzinfo=zone).astimezone(UTC), datetime.combine(d, t("14:00"), tzinfo=zone))
+        (
+            datetime.combine(d, t("12:00"), tzinfo=zone).astimezone(UTC),
+            datetime.combine(d, t("14:00"), tzinfo=zone),
+        )
         for d in days
     ]
     rng = random.Random(20260309)
@@ -604,7 +651,9 @@ def test_two_hundred_thousand_busy_intervals_over_four_weeks() -> None:
         piece = Interval(begin, min(begin + rng.randrange(0, 30) * MINUTE, start + 2 * HOUR))
         busy.append(piece.astimezone(rng.choice(SHOWN_IN)))
     rng.shuffle(busy)
-    window = Interval(datetime.combine(days[0], time(), tzinfo=zone), datetime.combine(days[-1] + DAY, time(), tzinfo=zone))
+    window = Interval(
+        datetime.combine(days[0], time(), tzinfo=zone), datetime.combine(days[-1] + DAY, time(), tzinfo=zone)
+    )
     now = utc(2026, 3, 1)
 
     slots = free_slots(rules=rules, busy=busy, session_bookings=[], now=now, window=window)

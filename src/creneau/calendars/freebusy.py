@@ -27,12 +27,18 @@ log = logging.getLogger(__name__)
 
 
 def busy_periods(
-    session: Session, *, researcher_id: int, window: Interval, ignore_uid: str | None = None
+    session: Session,
+    *,
+    researcher_id: int,
+    window: Interval,
+    ignore_uid: str | None = None,
+    merged: bool = True,
 ) -> list[Interval]:
     """Merged busy intervals (UTC) inside ``window`` for the researcher's conflict-checked calendars.
 
     ``ignore_uid`` leaves out the events of that iCalendar UID (a booking being moved must not collide with
-    its own calendar event)."""
+    its own calendar event). ``merged=False`` returns the occurrences overlapping ``window`` as they are
+    (unsorted, not clipped), for callers that merge on their own (the slot computation does)."""
     query = (
         select(BusyOccurrence.start, BusyOccurrence.end)
         .join(Calendar, Calendar.id == BusyOccurrence.calendar_id)
@@ -49,6 +55,8 @@ def busy_periods(
             SyncedEvent.uid != ignore_uid
         )
     rows = session.execute(query)
+    if not merged:
+        return [Interval(start, end) for start, end in rows]
     return merge(clip((Interval(start, end) for start, end in rows), window))
 
 

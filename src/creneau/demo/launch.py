@@ -31,6 +31,36 @@ def ensure_demo_researcher(runtime: Runtime) -> None:
             create_researcher(session, email=DEMO_EMAIL, password=DEMO_PASSWORD, name="Demo researcher")
 
 
+COLLEAGUE_EMAIL = "colleague@creneau.test"
+COLLEAGUE_PASSWORD = "colleague-password"
+INVITED_EMAIL = "new.member@creneau.test"
+
+
+def ensure_demo_team(runtime: Runtime) -> None:
+    """The demo researcher's workspace: a colleague (member, who can manage sessions), a pending invitation,
+    and a study with a remote session ready for its appointment settings."""
+    from creneau.identity.service import create_researcher
+    from creneau.scheduling.studies import create_session, create_study, list_studies
+    from creneau.scheduling.workspaces import ensure_workspace, invite
+
+    with runtime.ctx.sessions() as session, session.begin():
+        demo = session.scalars(select(Researcher).where(Researcher.email == DEMO_EMAIL)).one()
+        member = ensure_workspace(session, researcher=demo)
+        if list_studies(session, workspace_id=member.workspace_id):
+            return  # seeded on an earlier run
+        colleague = session.scalars(select(Researcher).where(Researcher.email == COLLEAGUE_EMAIL)).first()
+        if colleague is None:
+            create_researcher(
+                session, email=COLLEAGUE_EMAIL, password=COLLEAGUE_PASSWORD, name="Camille Colleague"
+            )
+        invite(session, workspace_id=member.workspace_id, inviter_id=demo.id, email=COLLEAGUE_EMAIL)
+        invite(session, workspace_id=member.workspace_id, inviter_id=demo.id, email=INVITED_EMAIL)
+        study = create_study(
+            session, workspace_id=member.workspace_id, researcher_id=demo.id, name="Onboarding interviews"
+        )
+        create_session(session, researcher=demo, study_id=study.id, name="Remote interview")
+
+
 def run_demo(*, port: int, radicale_port: int, console: Console) -> None:
     import uvicorn
 
@@ -45,7 +75,11 @@ def run_demo(*, port: int, radicale_port: int, console: Console) -> None:
     try:
         runtime = build_runtime(settings)
         ensure_demo_researcher(runtime)
+        ensure_demo_team(runtime)
         console.print(demo_banner(info, settings.base_url), highlight=False, soft_wrap=True)
+        console.print(
+            f"A colleague in the demo workspace: {COLLEAGUE_EMAIL} / {COLLEAGUE_PASSWORD}", highlight=False
+        )
         uvicorn.run(create_app(runtime), host="127.0.0.1", port=port, log_level="warning")
     finally:
         info.stop()

@@ -7,8 +7,8 @@ Vocabulary
 ----------
 ``rules``
     An :class:`AvailabilityRules`: weekly wall-clock windows in ``rules.timezone`` (an IANA name), date
-    overrides, the slot ``duration`` and the ``slot_interval`` between candidate starts, buffers, minimum notice,
-    booking horizon, and an optional per-day limit.
+    overrides, the slot ``duration`` and the ``slot_interval`` between candidate starts, buffers, minimum
+    notice, booking horizon, and an optional per-day limit.
 ``busy``
     Everything that blocks the researcher: their synced busy times AND their existing bookings in *every*
     session, each booking already widened by its own session's buffers by the caller. Unsorted, overlapping,
@@ -178,7 +178,7 @@ def free_slots(
     for day, start in _candidates(rules, tz, first, last):
         if rules.max_per_day is not None and per_day[day] >= rules.max_per_day:
             continue
-        if not blocked.overlaps(start, start + rules.duration + rules.buffer_after):
+        if not blocked.overlaps(start - rules.buffer_before, start + rules.duration + rules.buffer_after):
             found.add(start)
     return [Interval(start, start + rules.duration) for start in sorted(found)]
 
@@ -200,7 +200,11 @@ def is_offered(
     if slot.end.astimezone(UTC) - start != rules.duration:
         return False
     offered = free_slots(
-        rules=rules, busy=busy, session_bookings=session_bookings, now=now, window=Interval(start, start + _TICK)
+        rules=rules,
+        busy=busy,
+        session_bookings=session_bookings,
+        now=now,
+        window=Interval(start, start + _TICK),
     )
     return slot in offered
 
@@ -244,7 +248,7 @@ def _windows_by_day(rules: AvailabilityRules) -> dict[date, list[tuple[time, tim
 def _candidates(
     rules: AvailabilityRules, tz: ZoneInfo, first: datetime, last: datetime
 ) -> Iterator[tuple[date, datetime]]:
-    """``(local day, UTC start)`` of every grid start inside a window of its day, with first <= start < last."""
+    """``(local day, UTC start)`` of each grid start inside a window of its day, ``first <= start < last``."""
     overrides = _windows_by_day(rules)
     day = first.astimezone(tz).date()
     final = last.astimezone(tz).date()
@@ -259,7 +263,9 @@ def _candidates(
         day += _DAY
 
 
-def _window_starts(rules: AvailabilityRules, tz: ZoneInfo, day: date, start: time, end: time) -> Iterator[datetime]:
+def _window_starts(
+    rules: AvailabilityRules, tz: ZoneInfo, day: date, start: time, end: time
+) -> Iterator[datetime]:
     """The UTC starts of the slots that fit in one window of ``day`` (DST rules: see the module docstring)."""
     wall = datetime.combine(day, start).replace(fold=0)
     wall_end = datetime.combine(day, end).replace(fold=0)
@@ -282,8 +288,8 @@ def _reached(wall: datetime, tz: ZoneInfo) -> datetime:
     instant = to_utc(wall, tz)
     if _wall(instant, tz) == wall:
         return instant  # the time exists; if it exists twice, ``to_utc`` gave the first occurrence
-    # ``wall`` is in a gap: ``to_utc`` read it with the offset from before the gap, which lands after the jump.
-    # The jump lies within a day before that (no zone skips more); tz transitions fall on whole seconds.
+    # ``wall`` is in a gap: ``to_utc`` read it with the offset from before the gap, which lands after the
+    # jump. The jump lies within a day before that (no zone skips more); transitions fall on whole seconds.
     low = int((instant - _DAY).timestamp())  # the clock shows less than ``wall`` here
     high = int(instant.timestamp())  # and at least ``wall`` here
     while high - low > 1:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from creneau.calendars.freebusy import busy_periods
 from creneau.domain.availability import free_slots, is_offered
-from creneau.domain.intervals import Interval, merge
+from creneau.domain.intervals import Interval
 from creneau.scheduling.rules import rules_of
 from creneau.store.models import Booking, StudySession
 
@@ -43,7 +43,7 @@ def picture(
     margin = (
         timedelta(minutes=study_session.duration_minutes + study_session.buffer_before_minutes)
         + timedelta(minutes=study_session.buffer_after_minutes)
-        + timedelta(days=1)  # the per-day limit counts whole local days
+        + timedelta(days=2)  # the per-day limit counts whole local days (25 hours long in autumn)
     )
     wide = Interval(window.start - margin, window.end + margin)
     synced = busy_periods(
@@ -51,6 +51,7 @@ def picture(
         researcher_id=study_session.manager_id,
         window=wide,
         ignore_uid=ignore.uid if ignore is not None else None,
+        merged=False,  # the domain sorts and merges once, on plain pairs
     )
     query = select(
         Booking.id, Booking.session_id, Booking.start, Booking.end, Booking.blocked_start, Booking.blocked_end
@@ -68,7 +69,7 @@ def picture(
         booked.append(Interval(blocked_start, blocked_end))
         if session_id == study_session.id:
             own.append(Interval(start, end))
-    return BusyPicture(busy=merge([*synced, *booked, *(extra_busy or [])]), session_bookings=own)
+    return BusyPicture(busy=[*synced, *booked, *(extra_busy or [])], session_bookings=own)
 
 
 def offered_slots(
