@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     var_dir: Path = Path("var")
     database_url: str = ""  # empty: SQLite file var/creneau.sqlite3
+    # PostgreSQL connections per process: web requests, sync workers and booking bursts share them.
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_max_overflow: int = Field(default=30, ge=0, le=500)
 
     # Secrets. session_secret signs the session cookie; secret_keys encrypt credentials at rest
     # (Fernet keys, comma-separated, the first one encrypts, all of them decrypt: rotation).

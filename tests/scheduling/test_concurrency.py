@@ -23,10 +23,14 @@ from creneau.scheduling.booking import Participant
 from creneau.store.models import Booking, Researcher
 from tests.scheduling.conftest import at, day_ahead, make_session
 
+THREADS = 40
+
 
 def attempt_all(count: int, book_one: Callable[[int], object]) -> tuple[int, int]:
     """Run ``count`` attempts as simultaneously as threads allow; returns (booked, refused)."""
-    barrier = threading.Barrier(min(count, 50))
+    # As many at once as one process has database connections (10 + 30 on PostgreSQL by default): more
+    # threads would only queue for a connection, not make the race harder.
+    barrier = threading.Barrier(min(count, THREADS))
     outcomes: list[str] = []
     lock = threading.Lock()
 
@@ -41,7 +45,7 @@ def attempt_all(count: int, book_one: Callable[[int], object]) -> tuple[int, int
         with lock:
             outcomes.append(result)
 
-    with ThreadPoolExecutor(max_workers=50) as pool:
+    with ThreadPoolExecutor(max_workers=THREADS) as pool:
         list(pool.map(one, range(count)))
     return outcomes.count("booked"), outcomes.count("refused")
 

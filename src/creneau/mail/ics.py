@@ -112,9 +112,16 @@ def _utc(name: str, value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+def common_name(name: str) -> str:
+    """``name`` as it can travel in a CN parameter: one line (few clients read RFC 6868's ^n), without the
+    backslashes and double quotes that parameter values cannot carry (icalendar writes a trailing backslash
+    unquoted, and readers then take it for an escape)."""
+    return " ".join(name.replace("\\", " ").replace('"', " ").split())
+
+
 def _address(email: str, name: str, params: dict[str, str]) -> vCalAddress:
     address = vCalAddress(f"mailto:{email}")
-    name = " ".join(name.split())  # a CN is one line; few clients read RFC 6868's ^n
+    name = common_name(name)
     if name:
         address.params["CN"] = name
     for key, value in params.items():
