@@ -15,7 +15,7 @@ from creneau.runtime import Runtime
 from creneau.scheduling.booking import Participant
 from creneau.scheduling.studies import create_session, create_study
 from creneau.scheduling.workspaces import ensure_workspace
-from creneau.store.models import Calendar, Researcher, StudySession
+from creneau.store.models import Researcher, StudySession
 from tests.mail.conftest import smtp_server, tls_files  # noqa: F401 - fixtures used by this package's tests
 from tests.servers import RunningServer, start_radicale
 
@@ -122,8 +122,6 @@ def setup(runtime: Runtime, researcher: Researcher, radicale: RunningServer) -> 
         work_id = work.id
     sync_account(runtime.ctx, account_id=account_id)
     study_session = make_session(runtime, researcher, destination=work_id)
-    with runtime.ctx.sessions() as db:
-        assert db.get(Calendar, work_id) is not None
     return Setup(
         runtime=runtime,
         researcher=researcher,

@@ -27,6 +27,7 @@ from creneau.calendars.providers.base import (
     RemoteCalendar,
 )
 from creneau.calendars.reading import Reader, Reading
+from creneau.domain.retry import backoff_delay
 from creneau.errors import AuthFailed, ProviderError, RateLimited, SyncCursorInvalid
 from creneau.store.models import Calendar, CalendarAccount, CalendarSyncState, SyncedEvent
 
@@ -103,8 +104,12 @@ def _finish(
             delay = float(ctx.settings.sync_interval_seconds)
         else:
             account.failures += 1
-            base = ctx.settings.sync_retry_base_seconds * 2 ** min(account.failures - 1, 16)
-            delay = max(retry_after or 0.0, min(base, ctx.settings.sync_retry_max_seconds))
+            delay = backoff_delay(
+                failures=account.failures,
+                base=ctx.settings.sync_retry_base_seconds,
+                maximum=ctx.settings.sync_retry_max_seconds,
+                retry_after=retry_after,
+            )
             log.warning("sync of account %s failed (%s), retry in %.0fs", account_id, status, delay)
         account.next_sync_at = now + timedelta(seconds=delay)
 

@@ -19,6 +19,8 @@ from creneau.calendars.providers.base import EventDraft, WrittenEvent
 from creneau.errors import NotFound, ValidationFailed
 from creneau.store.models import Calendar, CalendarAccount
 
+__all__ = ["EventDraft", "Target", "WrittenEvent", "put_event", "remove_event", "target"]
+
 
 @dataclass(frozen=True)
 class Target:

@@ -26,11 +26,17 @@ MIN_PASSWORD_LENGTH = 8
 TOKEN_PREFIX = "crn_"  # noqa: S105 (a prefix that makes leaked tokens easy to spot, not a secret)
 LOCALES = ("fr", "en")
 WRONG_CREDENTIALS = "Wrong email or password."
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+# One address, nothing an email header would read as a second one or as a display name.
+_EMAIL = re.compile(r"^[^@\s<>\"',;]{1,64}@[^@\s<>\"',;]+\.[^@\s<>\"',;.]{2,}$")
 
 
 def normalize_email(email: str) -> str:
     return email.strip().lower()
+
+
+def is_email(address: str) -> bool:
+    """Whether ``address`` (already trimmed) is one plausible email address."""
+    return len(address) <= 320 and _EMAIL.match(address) is not None
 
 
 def create_researcher(
@@ -48,7 +54,7 @@ def create_researcher(
         ``locale`` or ``timezone``.
     """
     address = normalize_email(email)
-    if not _EMAIL.match(address) or len(address) > 320:
+    if not is_email(address):
         raise ValidationFailed("Enter a valid email address.", field="email")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationFailed("The password must be at least 8 characters long.", field="password")

@@ -19,9 +19,10 @@ is never lost because a calendar server is slow or down.
 
 from __future__ import annotations
 
-import re
 import secrets
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -33,6 +34,7 @@ from sqlalchemy.orm import Session
 from creneau.calendars.freebusy import LiveBusy, live_busy
 from creneau.domain.intervals import Interval
 from creneau.errors import LinkInvalid, NotFound, SlotUnavailable, ValidationFailed
+from creneau.identity import is_email
 from creneau.scheduling.availability import slot_is_free
 from creneau.scheduling.context import Scheduling
 from creneau.scheduling.outbox import owe_calendar_event, owe_email
@@ -40,7 +42,6 @@ from creneau.scheduling.studies import public_session
 from creneau.scheduling.workspaces import require_member
 from creneau.store.models import Booking, StudySession
 
-_EMAIL = re.compile(r"^[^@\s<>\"',;]{1,64}@[^@\s<>\"',;]+\.[^@\s<>\"',;.]{2,}$")
 LOCALES = ("fr", "en")
 
 
@@ -58,7 +59,7 @@ def check_participant(*, name: str, email: str, locale: str, timezone: str) -> P
     if not name or len(name) > 200:
         raise ValidationFailed("give your name", field="name")
     email = email.strip()
-    if len(email) > 320 or not _EMAIL.match(email):
+    if not is_email(email):
         raise ValidationFailed("this email address is not valid", field="email")
     check_timezone(timezone)
     return Participant(
@@ -99,50 +100,42 @@ def book(
     live = _live_check(sched, manager_id=manager_id, blocked=blocked, ignore_uid=None)
 
     uid = f"creneau-{uuid.uuid4().hex}@creneau"
-    conference = None
-    with sched.engine.sessions() as session:
-        try:
-            with session.begin():
-                locked = _lock(session, session_id=session_id, manager_id=manager_id)
-                if locked is None or not locked.booking_open:
-                    raise NotFound("no such booking page")
-                if locked.manager_id != manager_id or not slot_is_free(
-                    session, study_session=locked, slot=slot, now=now, extra_busy=live.busy
-                ):
-                    raise SlotUnavailable("this slot is no longer free")
-                if locked.location_kind == "remote" and conference is None:
-                    conference = sched.conferencing.create(
-                        booking_key=uid, title=f"{locked.study.name} — {locked.name}"
-                    )
-                booking = Booking(
-                    session_id=locked.id,
-                    manager_id=manager_id,
-                    start=slot.start,
-                    end=slot.end,
-                    blocked_start=blocked.start,
-                    blocked_end=blocked.end,
-                    participant_name=participant.name,
-                    participant_email=participant.email,
-                    participant_locale=participant.locale,
-                    participant_timezone=participant.timezone,
-                    uid=uid,
-                    link_nonce=secrets.token_urlsafe(12),
-                    join_url=conference.join_url if conference else "",
-                    conference_provider=conference.provider if conference else "",
-                    calendar_id=locked.destination_calendar_id,
-                    live_check="live" if live.complete else "synced",
-                    live_check_detail="; ".join(live.unanswered)[:2000],
-                )
-                session.add(booking)
-                session.flush()
-                owed = [owe_calendar_event(session, booking=booking, now=now)]
-                owed.append(owe_email(session, booking=booking, kind="confirmed", now=now))
-        except IntegrityError as exc:
-            if _is_overlap(exc):
-                raise SlotUnavailable("this slot was taken a moment ago") from None
-            raise
-        except OperationalError as exc:  # SQLite: the write lock could not be had in time
-            raise SlotUnavailable("too many bookings at once; please choose again") from exc
+    with _booking_transaction(sched) as session:
+        locked = _lock(session, session_id=session_id, manager_id=manager_id)
+        if locked is None or not locked.booking_open:
+            raise NotFound("no such booking page")
+        if locked.manager_id != manager_id or not slot_is_free(
+            session, study_session=locked, slot=slot, now=now, extra_busy=live.busy
+        ):
+            raise SlotUnavailable("this slot is no longer free")
+        conference = None
+        if locked.location_kind == "remote":
+            conference = sched.conferencing.create(
+                booking_key=uid, title=f"{locked.study.name} — {locked.name}"
+            )
+        booking = Booking(
+            session_id=locked.id,
+            manager_id=manager_id,
+            start=slot.start,
+            end=slot.end,
+            blocked_start=blocked.start,
+            blocked_end=blocked.end,
+            participant_name=participant.name,
+            participant_email=participant.email,
+            participant_locale=participant.locale,
+            participant_timezone=participant.timezone,
+            uid=uid,
+            link_nonce=secrets.token_urlsafe(12),
+            join_url=conference.join_url if conference else "",
+            conference_provider=conference.provider if conference else "",
+            calendar_id=locked.destination_calendar_id,
+            live_check="live" if live.complete else "synced",
+            live_check_detail="; ".join(live.unanswered)[:2000],
+        )
+        session.add(booking)
+        session.flush()
+        owed = [owe_calendar_event(session, booking=booking, now=now)]
+        owed.append(owe_email(session, booking=booking, kind="confirmed", now=now))
     sched.outbox_ready([i for i in owed if i is not None])
     return booking
 
@@ -184,36 +177,28 @@ def move(sched: Scheduling, *, booking_id: int, start: datetime, now: datetime |
         blocked = _blocked(study_session, slot)
         manager_id, session_id, uid = booking.manager_id, study_session.id, booking.uid
     live = _live_check(sched, manager_id=manager_id, blocked=blocked, ignore_uid=uid)
-    with sched.engine.sessions() as session:
-        try:
-            with session.begin():
-                locked = _lock(session, session_id=session_id, manager_id=manager_id)
-                booking = _confirmed(session, booking_id)
-                if locked is None or not slot_is_free(
-                    session,
-                    study_session=locked,
-                    slot=slot,
-                    now=now,
-                    ignore=booking,
-                    extra_busy=live.busy,
-                ):
-                    raise SlotUnavailable("this slot is no longer free")
-                booking.start, booking.end = slot.start, slot.end
-                booking.blocked_start, booking.blocked_end = blocked.start, blocked.end
-                booking.sequence += 1
-                booking.link_nonce = secrets.token_urlsafe(12)
-                booking.updated_at = now
-                booking.live_check = "live" if live.complete else "synced"
-                booking.live_check_detail = "; ".join(live.unanswered)[:2000]
-                session.flush()
-                owed = [owe_calendar_event(session, booking=booking, now=now)]
-                owed.append(owe_email(session, booking=booking, kind="rescheduled", now=now))
-        except IntegrityError as exc:
-            if _is_overlap(exc):
-                raise SlotUnavailable("this slot was taken a moment ago") from None
-            raise
-        except OperationalError as exc:
-            raise SlotUnavailable("too many bookings at once; please choose again") from exc
+    with _booking_transaction(sched) as session:
+        locked = _lock(session, session_id=session_id, manager_id=manager_id)
+        booking = _confirmed(session, booking_id)
+        if locked is None or not slot_is_free(
+            session,
+            study_session=locked,
+            slot=slot,
+            now=now,
+            ignore=booking,
+            extra_busy=live.busy,
+        ):
+            raise SlotUnavailable("this slot is no longer free")
+        booking.start, booking.end = slot.start, slot.end
+        booking.blocked_start, booking.blocked_end = blocked.start, blocked.end
+        booking.sequence += 1
+        booking.link_nonce = secrets.token_urlsafe(12)
+        booking.updated_at = now
+        booking.live_check = "live" if live.complete else "synced"
+        booking.live_check_detail = "; ".join(live.unanswered)[:2000]
+        session.flush()
+        owed = [owe_calendar_event(session, booking=booking, now=now)]
+        owed.append(owe_email(session, booking=booking, kind="rescheduled", now=now))
     sched.outbox_ready([i for i in owed if i is not None])
     return booking
 
@@ -259,6 +244,17 @@ def session_bookings(session: Session, *, study_session: StudySession) -> list[B
 # -- helpers ------------------------------------------------------------------------------------------------
 
 
+def parse_start(value: str) -> datetime:
+    """A slot's start as a form sends it (ISO 8601 with its offset). :raises ValidationFailed: otherwise."""
+    try:
+        start = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationFailed("choose a slot", field="start") from None
+    if start.tzinfo is None:
+        raise ValidationFailed("choose a slot", field="start")
+    return start
+
+
 def _slot(study_session: StudySession, start: datetime) -> Interval:
     if start.tzinfo is None:
         raise ValidationFailed("the slot's start must carry its time zone", field="start")
@@ -288,6 +284,23 @@ def _live_check(sched: Scheduling, *, manager_id: int, blocked: Interval, ignore
     return live
 
 
+@contextmanager
+def _booking_transaction(sched: Scheduling) -> Iterator[Session]:
+    """The transaction that re-checks a slot and writes the booking; a lost race is ``SlotUnavailable``."""
+    with sched.engine.sessions() as session:
+        try:
+            with session.begin():
+                yield session
+        except IntegrityError as exc:
+            if "bookings_no_overlap" in str(exc.orig):  # PostgreSQL's exclusion constraint
+                raise SlotUnavailable("this slot was taken a moment ago") from None
+            raise
+        except OperationalError as exc:
+            if "database is locked" in str(exc.orig):  # SQLite: the write lock could not be had in time
+                raise SlotUnavailable("too many bookings at once; please choose again") from exc
+            raise
+
+
 def _lock(session: Session, *, session_id: int, manager_id: int) -> StudySession | None:
     """Start the booking transaction so that concurrent ones cannot both pass the re-check."""
     if session.get_bind().dialect.name == "sqlite":
@@ -310,7 +323,3 @@ def _confirmed(session: Session, booking_id: int) -> Booking:
     if booking.status != "confirmed":
         raise ValidationFailed("this booking is cancelled", field="booking")
     return booking
-
-
-def _is_overlap(exc: IntegrityError) -> bool:
-    return "bookings_no_overlap" in str(exc.orig)

@@ -20,7 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from creneau.calendars import writes
-from creneau.calendars.providers.base import EventDraft
+from creneau.calendars.writes import EventDraft
+from creneau.domain.retry import backoff_delay
 from creneau.errors import NotFound, ProviderError, RateLimited, ValidationFailed
 from creneau.mail.sender import MailNotSent
 from creneau.scheduling.context import Scheduling
@@ -178,12 +179,12 @@ def _failed_attempt(
     if isinstance(exc, MailNotSent) and not exc.transient:
         item.state = "failed"  # the mail server refused the address: retrying will not help
         return
-    settings = sched.settings
-    delay = min(
-        settings.outbox_retry_base_seconds * 2 ** (item.attempts - 1), settings.outbox_retry_max_seconds
+    delay = backoff_delay(
+        failures=item.attempts,
+        base=sched.settings.outbox_retry_base_seconds,
+        maximum=sched.settings.outbox_retry_max_seconds,
+        retry_after=exc.retry_after if isinstance(exc, RateLimited) else None,
     )
-    if isinstance(exc, RateLimited) and exc.retry_after:
-        delay = max(delay, exc.retry_after)
     item.next_attempt_at = now + timedelta(seconds=delay)
     if item.kind == "calendar":
         booking.event_state = "failing"

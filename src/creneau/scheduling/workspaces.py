@@ -8,22 +8,20 @@ otherwise) and change roles; the last admin cannot be demoted.
 
 from __future__ import annotations
 
-import re
-
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from creneau.errors import NotFound, ValidationFailed
+from creneau.identity import is_email, normalize_email
 from creneau.store.models import Researcher, Workspace, WorkspaceInvitation, WorkspaceMember
 
 ROLES = ("member", "admin")
-EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[^@\s<>\"']+\.[^@\s<>\"']{2,}$")
 
 
-def normalize_email(email: str) -> str:
+def _invited_address(email: str) -> str:
     """Trimmed, lower-cased. :raises ValidationFailed: when it does not look like an email address."""
-    email = email.strip().lower()
-    if len(email) > 320 or not EMAIL.match(email):
+    email = normalize_email(email)
+    if not is_email(email):
         raise ValidationFailed("this email address is not valid", field="email")
     return email
 
@@ -108,7 +106,7 @@ def invite(
         raise NotFound("only admins invite colleagues")
     if role not in ROLES:
         raise ValidationFailed("unknown role", field="role")
-    email = normalize_email(email)
+    email = _invited_address(email)
     existing = session.scalars(select(Researcher).where(func.lower(Researcher.email) == email)).first()
     if existing is not None:
         if _membership(session, workspace_id, existing.id) is not None:

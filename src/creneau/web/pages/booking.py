@@ -10,10 +10,9 @@ cancel or move a booking. Shown in the participant's language and time zone; nev
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
@@ -22,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from creneau.domain.intervals import Interval
 from creneau.errors import LinkInvalid, SlotUnavailable, ValidationFailed
+from creneau.runtime import Runtime
 from creneau.scheduling import booking as bookings
 from creneau.scheduling.availability import offered_slots
 from creneau.scheduling.notify import participant_links
@@ -115,7 +115,7 @@ def _problem_page(request: Request, exc: Exception) -> Response:
     return respond(request, problem_for(exc))
 
 
-def _maybe_refresh(runtime: Any, study_session: StudySession) -> None:
+def _maybe_refresh(runtime: Runtime, study_session: StudySession) -> None:
     """Opening a booking page asks for a sync of the manager's accounts whose last one is older than
     ``booking_page_sync_seconds``: what the researcher added to their calendar shows up within seconds."""
     limit = runtime.settings.booking_page_sync_seconds
@@ -176,38 +176,43 @@ def slots_json(
     )
 
 
-def _start(value: str) -> datetime:
-    try:
-        start = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValidationFailed("choose a slot", field="start") from None
-    if start.tzinfo is None:
-        raise ValidationFailed("choose a slot", field="start")
-    return start
-
-
 @router.get("/book/{token}/confirm")
 def confirm_form(
     request: Request, token: str, session: SessionDep, start: str = "", tz: str | None = None
 ) -> Response:
     study_session = public_session(session, token=token)
     try:
-        when = _start(start)
+        when = bookings.parse_start(start)
         tz_name, zone = _zone(tz, study_session.timezone)
     except ValidationFailed as exc:
         return _problem_page(request, exc)
+    return _confirm_page(request, study_session, when=when, tz_name=tz_name, zone=zone)
+
+
+def _confirm_page(
+    request: Request,
+    study_session: StudySession,
+    *,
+    when: datetime,
+    tz_name: str,
+    zone: ZoneInfo,
+    form: dict[str, str] | None = None,
+    error: ValidationFailed | None = None,
+) -> Response:
+    """The participant's name-and-email form for the slot starting at ``when``, again with ``error``."""
     return render(
         request,
         "book_confirm.html",
+        status_code=422 if error else 200,
         s=study_session,
         start=when.astimezone(zone),
         end=(when + timedelta(minutes=study_session.duration_minutes)).astimezone(zone),
         start_value=when.isoformat(),
         tz=tz_name,
-        form={},
-        error="",
-        error_field=None,
-        action=f"/book/{token}",
+        form=form or {},
+        error=problem_for(error).text(translator_for(request)) if error else "",
+        error_field=error.field if error else None,
+        action=f"/book/{study_session.public_token}",
     )
 
 
@@ -224,34 +229,17 @@ def book(
 ) -> Response:
     study_session = public_session(session, token=token)
     t = translator_for(request)
-    try:
-        when = _start(start)
-        participant = bookings.check_participant(
-            name=name, email=email, locale=t.locale, timezone=tz or study_session.timezone
-        )
+    try:  # hidden fields: wrong only when tampered with
+        when = bookings.parse_start(start)
+        tz_name, zone = _zone(tz or None, study_session.timezone)
     except ValidationFailed as exc:
-        zone = ZoneInfo(study_session.timezone)
-        with contextlib.suppress(ValidationFailed):
-            zone = bookings.check_timezone(tz or study_session.timezone)
-        when_shown = datetime.now(UTC)
-        try:
-            when_shown = _start(start)
-        except ValidationFailed:
-            return _problem_page(request, exc)
-        problem = problem_for(exc)
-        return render(
-            request,
-            "book_confirm.html",
-            status_code=422,
-            s=study_session,
-            start=when_shown.astimezone(zone),
-            end=(when_shown + timedelta(minutes=study_session.duration_minutes)).astimezone(zone),
-            start_value=start,
-            tz=tz,
-            form={"name": name, "email": email},
-            error=problem.text(t),
-            error_field=exc.field,
-            action=f"/book/{token}",
+        return _problem_page(request, exc)
+    try:
+        participant = bookings.check_participant(name=name, email=email, locale=t.locale, timezone=tz_name)
+    except ValidationFailed as exc:
+        form = {"name": name, "email": email}
+        return _confirm_page(
+            request, study_session, when=when, tz_name=tz_name, zone=zone, form=form, error=exc
         )
     session.rollback()  # the booking is written in its own transaction
     try:
@@ -263,7 +251,7 @@ def book(
             session,
             study_session,
             tz=participant.timezone,
-            week=when.astimezone(ZoneInfo(participant.timezone)).date().isoformat(),
+            week=when.astimezone(zone).date().isoformat(),
             action=f"/book/{token}/confirm",
             status_code=409,
             message=problem_for(exc).text(t),
@@ -277,7 +265,7 @@ def book(
 # -- the participant's links ----------------------------------------------------------------------------
 
 
-def _booking(runtime: Any, session: Session, link: str) -> Booking:
+def _booking(runtime: Runtime, session: Session, link: str) -> Booking:
     return bookings.booking_for_link(runtime.sched, session, token=link)
 
 
@@ -361,7 +349,7 @@ def reschedule(
 ) -> Response:
     try:
         booking = _booking(runtime, session, link)
-        when = _start(start)
+        when = bookings.parse_start(start)
     except (LinkInvalid, ValidationFailed) as exc:
         return _problem_page(request, exc)
     session.rollback()

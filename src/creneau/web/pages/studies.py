@@ -216,7 +216,7 @@ async def save_settings(
 
 @router.get("/sessions/{session_id}/bookings")
 def bookings_page(
-    request: Request, session_id: int, session: SessionDep, researcher: CurrentResearcher, runtime: RuntimeDep
+    request: Request, session_id: int, session: SessionDep, researcher: CurrentResearcher
 ) -> Response:
     study_session = get_session(session, researcher_id=researcher.id, session_id=session_id)
     now = datetime.now(UTC)
@@ -232,7 +232,6 @@ def bookings_page(
         s=study_session,
         bookings=bookings.session_bookings(session, study_session=study_session),
         move_slots=slots[:200],
-        polling=False,
     )
 
 
@@ -272,20 +271,10 @@ def move_booking(
     _own_booking(session, researcher, session_id, booking_id)
     session.rollback()
     try:
-        bookings.move(runtime.sched, booking_id=booking_id, start=_parse_start(start))
+        bookings.move(runtime.sched, booking_id=booking_id, start=bookings.parse_start(start))
     except (SlotUnavailable, ValidationFailed) as exc:
         problem = problem_for(exc)
         flash(request, problem.message, kind="error", **problem.params)
     else:
         flash(request, N_("The booking is moved; its calendar event follows."))
     return RedirectResponse(f"/sessions/{session_id}/bookings", status_code=303)
-
-
-def _parse_start(value: str) -> datetime:
-    try:
-        start = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValidationFailed("choose a slot", field="start") from None
-    if start.tzinfo is None:
-        raise ValidationFailed("choose a slot", field="start")
-    return start
