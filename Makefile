@@ -13,7 +13,8 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[dev,demo]"
 
-## make demo: install, seed a local Radicale with two demo accounts, run creneau on http://127.0.0.1:8000
+## make demo: install, seed a local Radicale with two demo accounts, start the Google and Microsoft emulators,
+## run creneau on http://127.0.0.1:8000
 demo: install
 	$(BIN)/creneau demo
 

@@ -19,9 +19,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from creneau.config import Settings
+from creneau.emulators import google as google_emulator
+from creneau.emulators import msgraph as graph_emulator
 from creneau.runtime import Runtime, build_runtime
 from creneau.store.migrate import upgrade
 from creneau.store.models import Base, Researcher
+from tests import cloud
 
 RESEARCHER_PASSWORD = "correct horse battery staple"
 
@@ -101,3 +104,19 @@ def researcher(runtime: Runtime) -> Researcher:
 @pytest.fixture
 def other_researcher(runtime: Runtime) -> Researcher:
     return make_researcher(runtime, "other@example.org")
+
+
+@pytest.fixture(scope="module")
+def google() -> Iterator[google_emulator.RunningEmulator]:
+    """The Google emulator with creneau's test OAuth client registered (tests/cloud.py)."""
+    running = cloud.start_google()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def graph() -> Iterator[graph_emulator.RunningEmulator]:
+    """The Microsoft Graph emulator with creneau's test OAuth client registered (tests/cloud.py)."""
+    running = cloud.start_graph()
+    yield running
+    running.stop()

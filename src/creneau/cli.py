@@ -152,11 +152,20 @@ def rotate_keys() -> None:
 @main.command()
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--radicale-port", default=5232, show_default=True, type=int)
-def demo(port: int, radicale_port: int) -> None:
-    """Start a demo: a local Radicale with two demo accounts, and creneau on http://127.0.0.1:PORT."""
+@click.option("--google-port", default=5233, show_default=True, type=int)
+@click.option("--microsoft-port", default=5234, show_default=True, type=int)
+def demo(port: int, radicale_port: int, google_port: int, microsoft_port: int) -> None:
+    """Start a demo: a local Radicale with two demo accounts, the Google and Microsoft emulators, and
+    creneau on http://127.0.0.1:PORT."""
     from creneau.demo.launch import run_demo
 
-    run_demo(port=port, radicale_port=radicale_port, console=console)
+    run_demo(
+        port=port,
+        radicale_port=radicale_port,
+        google_port=google_port,
+        microsoft_port=microsoft_port,
+        console=console,
+    )
 
 
 def _settings() -> Settings:

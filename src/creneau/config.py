@@ -7,6 +7,7 @@ without a secret key for sessions and one for credentials at rest (see :func:`Se
 from __future__ import annotations
 
 import ipaddress
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -56,6 +57,9 @@ class Settings(BaseSettings):
     outbox_retry_base_seconds: float = Field(default=15.0, gt=0)  # calendar events and emails owed
     outbox_retry_max_seconds: float = Field(default=900.0, gt=0)
     jitsi_base_url: str = "https://meet.jit.si"
+    # A Meet/Teams link comes with the calendar event; the confirmation email waits this long for it, then a
+    # Jitsi link is used instead (and put in the event).
+    native_link_wait_seconds: int = Field(default=120, ge=0, le=3600)
 
     # Email to participants (confirmation, reschedule, cancellation with an .ics). Empty host: no email.
     smtp_host: str = ""
@@ -64,6 +68,32 @@ class Settings(BaseSettings):
     smtp_password: str = ""
     smtp_security: Literal["none", "starttls", "tls"] = "none"
     mail_sender: str = "creneau <creneau@localhost>"
+
+    # OAuth accounts (docs/providers/google.md, msgraph.md). An empty client id hides that Connect button.
+    # The URLs are Google's and Microsoft's; the demo and the tests point them at the local emulators.
+    google_client_id: str = ""
+    google_client_secret: str = ""
+    google_authorize_url: str = "https://accounts.google.com/o/oauth2/v2/auth"
+    google_token_url: str = "https://oauth2.googleapis.com/token"  # noqa: S105 (a URL)
+    google_revoke_url: str = "https://oauth2.googleapis.com/revoke"
+    google_api_url: str = "https://www.googleapis.com/calendar/v3"
+    microsoft_client_id: str = ""
+    microsoft_client_secret: str = ""
+    microsoft_login_url: str = "https://login.microsoftonline.com"  # + /{tenant}/oauth2/v2.0/...
+    microsoft_office365_tenant: str = "organizations"  # or "common", or one tenant's id
+    microsoft_graph_url: str = "https://graph.microsoft.com/v1.0"
+    oauth_refresh_margin_seconds: int = Field(default=300, ge=0, le=3000)  # refresh this long before expiry
+    # The old Google integration (one calendar, its own OAuth app) while researchers move off it.
+    legacy_google_client_id: str = ""  # empty: the new integration's client
+    legacy_google_client_secret: str = ""
+    legacy_google_removal_date: date | None = None  # from this day the old connection is no longer used
+
+    # Push notifications: creneau's public HTTPS address as Google and Microsoft reach it. Empty: poll.
+    push_base_url: str = ""
+    push_renew_before_seconds: int = Field(default=86400, ge=60)  # renew channels this long before expiry
+    google_channel_ttl_seconds: int = Field(default=7 * 86400, ge=60)
+    microsoft_subscription_minutes: int = Field(default=10080, ge=5, le=10080)
+    push_safety_sync_seconds: int = Field(default=3600, ge=60)  # with push on, a full check anyway
 
     login_max_attempts: int = Field(default=5, ge=1)
     login_window_seconds: int = Field(default=300, ge=1)

@@ -86,6 +86,12 @@ class AuthExpired(AuthFailed):
     code = "auth_expired"
 
 
+class IntegrationRetired(AuthFailed):
+    """The account uses an integration that is no longer supported (the old Google connection)."""
+
+    code = "integration_retired"
+
+
 class ServerUnreachable(ProviderError):
     code = "unreachable"
 

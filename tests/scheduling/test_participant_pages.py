@@ -138,7 +138,9 @@ def test_deleting_the_destination_account_keeps_bookings_and_flags_the_session(
 ) -> None:
     book(client, setup, at(day_ahead(6), 10))
     with setup.runtime.ctx.sessions() as db, db.begin():
-        report = disconnect_account(db, researcher_id=setup.researcher.id, account_id=setup.account_id)
+        report = disconnect_account(
+            db, ctx=setup.runtime.ctx, researcher_id=setup.researcher.id, account_id=setup.account_id
+        )
     assert report.sessions_flagged == ["Onboarding — Interview"]
     run_outbox(setup)
     with setup.runtime.ctx.sessions() as db:

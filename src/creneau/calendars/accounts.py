@@ -13,13 +13,23 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from creneau.calendars import push
 from creneau.calendars.context import EngineContext
+from creneau.calendars.oauth import TokenSet, connector_of, is_oauth
+from creneau.calendars.oauth.tokens import revoke
 from creneau.calendars.providers import open_provider
 from creneau.calendars.providers.base import Connection, RemoteCalendar
-from creneau.errors import NotFound, ValidationFailed
+from creneau.errors import CreneauError, NotFound, ValidationFailed
 from creneau.store.models import Calendar, CalendarAccount, CalendarSyncState, SyncedEvent
 
-PROVIDER_LABELS = {"caldav": "CalDAV", "icloud": "iCloud"}
+PROVIDER_LABELS = {
+    "caldav": "CalDAV",
+    "icloud": "iCloud",
+    "google": "Google",
+    "google_legacy": "Google",
+    "office365": "Office 365",
+    "outlook": "Outlook.com",
+}
 
 
 @dataclass(frozen=True)
@@ -86,6 +96,97 @@ def connect_account(
     return account
 
 
+def connect_oauth_account(
+    session: Session, *, ctx: EngineContext, researcher_id: int, connector: str, tokens: TokenSet
+) -> tuple[CalendarAccount, bool]:
+    """Store the account the researcher just consented to, with all its calendars; returns it and whether it
+    is new. An account already connected (same connector, same e-mail) gets the new tokens instead (a
+    reconnect), keeping its calendars and every session's choice.
+
+    :raises ValidationFailed: an unknown connector. ``ProviderError`` from discovery: nothing is stored.
+    """
+    app = ctx.apps.get(connector)
+    if app is None:
+        raise ValidationFailed(f"{connector} accounts cannot be connected here", field="provider")
+    remote = open_provider(app.provider, Connection(app.api_url, "", tokens.to_secret()), policy=ctx.policy)
+    try:
+        info = remote.discover()
+        remote_calendars = remote.list_calendars()
+    finally:
+        remote.close()
+    email = (info.email_addresses[0] if info.email_addresses else info.display_name or "").lower()
+    existing = _oauth_account(session, researcher_id=researcher_id, connector=connector, email=email)
+    if existing is not None:
+        _renew_sign_in(ctx, existing, tokens)
+        return existing, False
+    if app.single_calendar:
+        remote_calendars = [c for c in remote_calendars if c.remote_id == email]
+    account = CalendarAccount(
+        researcher_id=researcher_id,
+        provider=app.provider,
+        connector=None if connector == app.provider else connector,
+        display_name=info.display_name or email,
+        server_url=app.api_url,
+        username=email,
+        principal_url=info.principal_url,
+        home_url=info.home_url,
+        owner_addresses="\n".join(sorted({a.lower() for a in info.email_addresses} | {email})),
+        timezone=info.timezone or ctx.settings.default_timezone,
+        credentials=ctx.vault.encrypt(tokens.to_secret()),
+        status="syncing",
+    )
+    account.calendars = [_new_calendar(rc) for rc in remote_calendars]
+    session.add(account)
+    session.flush()
+    return account, True
+
+
+def reconnect_oauth_account(
+    session: Session, *, ctx: EngineContext, researcher_id: int, account_id: int, tokens: TokenSet
+) -> CalendarAccount:
+    """Give an account whose sign-in was revoked or expired its new tokens; its calendars, their conflict
+    switches and every session's destination stay as they were.
+
+    :raises ValidationFailed: when the researcher signed in with another account than this one.
+    """
+    account = get_account(session, researcher_id=researcher_id, account_id=account_id)
+    app = ctx.apps.get(connector_of(account))
+    if app is None:
+        raise ValidationFailed("this kind of account cannot be reconnected here", field="provider")
+    remote = open_provider(app.provider, Connection(app.api_url, "", tokens.to_secret()), policy=ctx.policy)
+    try:
+        info = remote.discover()
+    finally:
+        remote.close()
+    emails = {a.lower() for a in info.email_addresses}
+    if account.username.lower() not in emails:
+        raise ValidationFailed(
+            "you signed in as %(signed_in)s, but this account is %(expected)s; sign in with that account",
+            field="account",
+            params={"signed_in": ", ".join(sorted(emails)) or "?", "expected": account.username},
+        )
+    _renew_sign_in(ctx, account, tokens)
+    return account
+
+
+def _oauth_account(
+    session: Session, *, researcher_id: int, connector: str, email: str
+) -> CalendarAccount | None:
+    candidates = session.scalars(
+        select(CalendarAccount).where(
+            CalendarAccount.researcher_id == researcher_id, func.lower(CalendarAccount.username) == email
+        )
+    )
+    return next((a for a in candidates if connector_of(a) == connector), None)
+
+
+def _renew_sign_in(ctx: EngineContext, account: CalendarAccount, tokens: TokenSet) -> None:
+    account.credentials = ctx.vault.encrypt(tokens.to_secret())
+    account.status, account.status_detail = "syncing", ""
+    account.failures = 0
+    account.next_sync_at = None
+
+
 def _server_url_for(ctx: EngineContext, *, provider: str, server_url: str | None) -> str:
     if provider == "icloud":
         if server_url:
@@ -111,6 +212,7 @@ def _new_calendar(remote: RemoteCalendar) -> Calendar:
         color=remote.color,
         read_only=remote.read_only,
         timezone=remote.timezone,
+        conferencing=remote.conferencing,
         check_conflicts=True,
         sync_state=CalendarSyncState(),
     )
@@ -121,7 +223,10 @@ def list_accounts(session: Session, *, researcher_id: int) -> list[CalendarAccou
         session.scalars(
             select(CalendarAccount)
             .where(CalendarAccount.researcher_id == researcher_id)
-            .options(selectinload(CalendarAccount.calendars).selectinload(Calendar.sync_state))
+            .options(
+                selectinload(CalendarAccount.calendars).selectinload(Calendar.sync_state),
+                selectinload(CalendarAccount.channels),
+            )
             .order_by(CalendarAccount.created_at, CalendarAccount.id)
         )
     )
@@ -166,6 +271,20 @@ def _delete(session: Session, accounts: list[CalendarAccount]) -> DeletionReport
         session.delete(account)  # the database cascades to calendars, events, occurrences, sync state
     session.flush()
     return report
+
+
+def release_remote(ctx: EngineContext, accounts: list[CalendarAccount]) -> None:
+    """Before accounts are deleted: stop their push channels and, where the provider allows it (Google),
+    revoke creneau's access. Best effort, never raises: the deletion must not depend on a remote server."""
+    push.stop_channels(ctx, accounts)
+    for account in accounts:
+        app = ctx.apps.get(connector_of(account)) if is_oauth(account) else None
+        if app is None or app.revoke_url is None:
+            continue
+        try:
+            revoke(app, TokenSet.from_secret(ctx.vault.decrypt(account.credentials)))
+        except CreneauError:
+            continue  # unreadable credentials: nothing to revoke
 
 
 def set_check_conflicts(session: Session, *, researcher_id: int, calendar_id: int, enabled: bool) -> Calendar:

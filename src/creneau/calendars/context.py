@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from creneau.calendars.oauth import OAuthApp, connector_of, is_oauth, oauth_apps
+from creneau.calendars.oauth.keeper import TokenKeeper
 from creneau.calendars.providers import open_provider
 from creneau.calendars.providers.base import CalendarProvider, Connection
 from creneau.calendars.providers.http import NetworkPolicy
 from creneau.calendars.secrets import Vault
 from creneau.config import Settings
 from creneau.domain.intervals import Interval
+from creneau.errors import IntegrationRetired
 from creneau.store.models import CalendarAccount
 
 
@@ -23,6 +26,17 @@ class EngineContext:
     sessions: sessionmaker[Session]
     vault: Vault
     policy: NetworkPolicy
+    apps: dict[str, OAuthApp] = field(init=False)
+    tokens: TokenKeeper = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.apps = oauth_apps(self.settings)
+        self.tokens = TokenKeeper(
+            sessions=self.sessions,
+            vault=self.vault,
+            apps=self.apps,
+            margin=self.settings.oauth_refresh_margin_seconds,
+        )
 
     def sync_window(self, now: datetime | None = None) -> Interval:
         """The span kept in sync, whole days in UTC so it moves once a day, not every second."""
@@ -33,20 +47,57 @@ class EngineContext:
             today + timedelta(days=self.settings.sync_days_ahead + 1),
         )
 
-    def provider_for(self, account: CalendarAccount, *, timeout: float | None = None) -> CalendarProvider:
+    def legacy_retired(self, account: CalendarAccount, *, today: date | None = None) -> bool:
+        """Whether ``account`` uses the old Google integration and its removal date has come."""
+        removal = self.settings.legacy_google_removal_date
+        if removal is None or connector_of(account) != "google_legacy":
+            return False
+        return (today or datetime.now(UTC).date()) >= removal
+
+    def provider_for(
+        self, account: CalendarAccount, *, timeout: float | None = None, fresh_token: bool = False
+    ) -> CalendarProvider:
         """A provider for ``account``; ``timeout`` (seconds per request) replaces the configured one, for the
-        short live checks made while a participant waits."""
+        short live checks made while a participant waits. An OAuth account's access token is refreshed first
+        when it expires soon (or anyway, with ``fresh_token``: the server refused it).
+
+        Call it outside any write transaction: a refresh stores the new token in a transaction of its own.
+
+        :raises AuthExpired: a refresh was refused (the account is now "reconnect_needed").
+        :raises IntegrationRetired: the old Google integration's removal date has passed.
+        """
+        if self.legacy_retired(account):
+            raise IntegrationRetired(
+                "the old Google integration was removed; move this account to the new integration"
+            )
+        secret = self.vault.decrypt(account.credentials)
+        if is_oauth(account) and (fresh_token or self.tokens.needs_refresh(secret)):
+            # Only then the keeper: it locks the account's row and may call the token endpoint.
+            secret = self.tokens.secret_for(account.id, force=fresh_token)
         connection = Connection(
             server_url=account.server_url,
             username=account.username,
-            secret=self.vault.decrypt(account.credentials),
+            secret=secret,
             principal_url=account.principal_url,
             home_url=account.home_url,
         )
         policy = self.policy if timeout is None else dataclasses.replace(self.policy, timeout=timeout)
         return open_provider(
-            account.provider, connection, policy=policy, batch_size=self.settings.multiget_chunk_size
+            account.provider,
+            connection,
+            policy=policy,
+            batch_size=self.settings.multiget_chunk_size,
+            options=self._window_options(account.provider),
         )
+
+    def _window_options(self, kind: str) -> dict[str, object]:
+        """The sync window, told to the providers that bound their listings by it themselves: Graph's
+        calendarView delta covers exactly the window; Google's first listing starts where it starts."""
+        if kind == "msgraph":
+            return {"sync_window": self.sync_window()}
+        if kind == "google":
+            return {"past_days": self.settings.sync_days_back}
+        return {}
 
 
 def network_policy(settings: Settings) -> NetworkPolicy:

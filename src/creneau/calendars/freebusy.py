@@ -32,13 +32,15 @@ def busy_periods(
     researcher_id: int,
     window: Interval,
     ignore_uid: str | None = None,
+    ignore_event: tuple[int, str] | None = None,
     merged: bool = True,
 ) -> list[Interval]:
     """Merged busy intervals (UTC) inside ``window`` for the researcher's conflict-checked calendars.
 
-    ``ignore_uid`` leaves out the events of that iCalendar UID (a booking being moved must not collide with
-    its own calendar event). ``merged=False`` returns the occurrences overlapping ``window`` as they are
-    (unsorted, not clipped), for callers that merge on their own (the slot computation does)."""
+    ``ignore_uid`` leaves out the events of that iCalendar UID, ``ignore_event`` the event ``(calendar id,
+    remote id)`` — a booking being moved must not collide with its own calendar event, which Microsoft Graph
+    lists under Exchange's UID, not ours. ``merged=False`` returns the occurrences overlapping ``window`` as
+    they are (unsorted, not clipped), for callers that merge on their own (the slot computation does)."""
     query = (
         select(BusyOccurrence.start, BusyOccurrence.end)
         .join(Calendar, Calendar.id == BusyOccurrence.calendar_id)
@@ -50,9 +52,14 @@ def busy_periods(
             BusyOccurrence.end > window.start,
         )
     )
+    if ignore_uid is not None or ignore_event is not None:
+        query = query.join(SyncedEvent, SyncedEvent.id == BusyOccurrence.event_id)
     if ignore_uid is not None:
-        query = query.join(SyncedEvent, SyncedEvent.id == BusyOccurrence.event_id).where(
-            SyncedEvent.uid != ignore_uid
+        query = query.where(SyncedEvent.uid != ignore_uid)
+    if ignore_event is not None:
+        calendar_id, remote_id = ignore_event
+        query = query.where(
+            ~((SyncedEvent.calendar_id == calendar_id) & (SyncedEvent.remote_id == remote_id))
         )
     rows = session.execute(query)
     if not merged:

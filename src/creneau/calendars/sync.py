@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from creneau.calendars import ical
 from creneau.calendars.context import EngineContext
+from creneau.calendars.oauth import connector_of, is_oauth
 from creneau.calendars.occurrences import IN_CHUNK, calendar_timezone, owner_addresses, replace_occurrences
 from creneau.calendars.providers.base import (
     CalendarProvider,
@@ -28,7 +29,7 @@ from creneau.calendars.providers.base import (
 )
 from creneau.calendars.reading import Reader, Reading
 from creneau.domain.retry import backoff_delay
-from creneau.errors import AuthFailed, ProviderError, RateLimited, SyncCursorInvalid
+from creneau.errors import AuthExpired, AuthFailed, ProviderError, RateLimited, SyncCursorInvalid
 from creneau.store.models import Calendar, CalendarAccount, CalendarSyncState, SyncedEvent
 
 log = logging.getLogger(__name__)
@@ -57,15 +58,20 @@ def sync_account(
         if account is None:
             return None
         account.status, account.sync_done, account.sync_total = "syncing", 0, 0
-        provider = ctx.provider_for(account)
+        single = account.username if connector_of(account) == "google_legacy" else None
     report = SyncReport(account_id=account_id)
     tracker = _ProgressTracker(ctx, account_id, progress)
     try:
-        remote_calendars = provider.list_calendars()
-        calendar_ids = _reconcile_calendars(ctx, account_id, remote_calendars)
-        report.calendars = len(calendar_ids)
-        for calendar_id in calendar_ids:
-            _sync_calendar(ctx, provider, calendar_id, report, tracker)
+        try:
+            _sync_all(ctx, account_id, report, tracker, single=single, fresh_token=False)
+        except AuthExpired:
+            # The server refused an access token we thought valid (revoked early, clock skew): refresh it
+            # once and start again; a refused refresh raises AuthExpired again, and the account needs a
+            # reconnect.
+            with ctx.sessions() as session:
+                if not _worth_refreshing(session, account_id):
+                    raise
+            _sync_all(ctx, account_id, report, tracker, single=single, fresh_token=True)
     except AuthFailed as exc:
         _finish(ctx, account_id, report, status="reconnect_needed", detail=f"{exc.code}: {exc}")
     except ProviderError as exc:
@@ -73,9 +79,39 @@ def sync_account(
         _finish(ctx, account_id, report, status="error", detail=detail, retry_after=_retry_after(exc))
     else:
         _finish(ctx, account_id, report, status="ok", detail="")
+    return report
+
+
+def _worth_refreshing(session: Session, account_id: int) -> bool:
+    """An OAuth account whose refresh was not already refused (the keeper marks that at once)."""
+    account = session.get(CalendarAccount, account_id)
+    return account is not None and is_oauth(account) and account.status != "reconnect_needed"
+
+
+def _sync_all(
+    ctx: EngineContext,
+    account_id: int,
+    report: SyncReport,
+    tracker: _ProgressTracker,
+    *,
+    single: str | None,
+    fresh_token: bool,
+) -> None:
+    with ctx.sessions() as session:
+        account = session.get(CalendarAccount, account_id)
+        if account is None:
+            return
+        provider = ctx.provider_for(account, fresh_token=fresh_token)
+    try:
+        remote_calendars = provider.list_calendars()
+        if single is not None:  # the old Google integration kept one calendar: the primary one
+            remote_calendars = [c for c in remote_calendars if c.remote_id == single]
+        calendar_ids = _reconcile_calendars(ctx, account_id, remote_calendars)
+        report.calendars = len(calendar_ids)
+        for calendar_id in calendar_ids:
+            _sync_calendar(ctx, provider, calendar_id, report, tracker)
     finally:
         provider.close()
-    return report
 
 
 def _retry_after(exc: ProviderError) -> float | None:
@@ -129,6 +165,7 @@ def _reconcile_calendars(ctx: EngineContext, account_id: int, remote: list[Remot
                 cal = Calendar(remote_id=rc.remote_id, name=rc.name, sync_state=CalendarSyncState())
                 account.calendars.append(cal)
             cal.name, cal.color, cal.read_only, cal.timezone = rc.name, rc.color, rc.read_only, rc.timezone
+            cal.conferencing = rc.conferencing
         for remote_id, cal in by_remote.items():
             if remote_id not in seen:
                 session.delete(cal)

@@ -1,4 +1,5 @@
-"""``creneau demo``: seed and start the demo Radicale, create the demo researcher, serve the app."""
+"""``creneau demo``: seed and start the demo Radicale and the Google and Microsoft emulators, create the demo
+researcher and its accounts, serve the app."""
 
 from __future__ import annotations
 
@@ -7,19 +8,31 @@ from sqlalchemy import select
 
 from creneau.config import Settings
 from creneau.demo import DEMO_EMAIL, DEMO_PASSWORD, demo_banner, prepare_demo
+from creneau.demo.cloud import GOOGLE_PORT, MICROSOFT_PORT, cloud_settings
 from creneau.runtime import Runtime, build_runtime
 from creneau.store.migrate import upgrade
 from creneau.store.models import Researcher
 
 
-def demo_settings(*, port: int, radicale_url: str) -> Settings:
+def demo_settings(
+    *, port: int, radicale_url: str, google_url: str | None = None, microsoft_url: str | None = None
+) -> Settings:
     """Settings from the environment, with what the demo needs on top: the local Radicale is reachable
-    (loopback allowed) and stands in for iCloud, which cannot be reached offline."""
+    (loopback allowed) and stands in for iCloud, which cannot be reached offline; with the emulators' URLs,
+    Google, Office 365 and Outlook.com are the emulators (OAuth applications, API URLs) and push comes to
+    the app itself."""
+    base_url = f"http://127.0.0.1:{port}"
+    cloud = (
+        cloud_settings(app_url=base_url, google_url=google_url, microsoft_url=microsoft_url)
+        if google_url and microsoft_url
+        else {}
+    )
     return Settings(
         allowed_private_networks=["127.0.0.0/8", "::1/128"],
         icloud_caldav_url=radicale_url,
-        base_url=f"http://127.0.0.1:{port}",
+        base_url=base_url,
         sync_interval_seconds=60,
+        **cloud,
     )
 
 
@@ -61,21 +74,48 @@ def ensure_demo_team(runtime: Runtime) -> None:
         create_session(session, researcher=demo, study_id=study.id, name="Remote interview")
 
 
-def run_demo(*, port: int, radicale_port: int, console: Console) -> None:
+def run_demo(
+    *,
+    port: int,
+    radicale_port: int,
+    console: Console,
+    google_port: int = GOOGLE_PORT,
+    microsoft_port: int = MICROSOFT_PORT,
+) -> None:
     import uvicorn
 
+    from creneau.demo.signins import prepare_cloud_accounts
     from creneau.web.app import create_app
+    from creneau.web.pages.oauth import CALLBACK
 
     radicale_url = f"http://127.0.0.1:{radicale_port}/"
-    settings = demo_settings(port=port, radicale_url=radicale_url)
+    settings = demo_settings(
+        port=port,
+        radicale_url=radicale_url,
+        google_url=f"http://127.0.0.1:{google_port}",
+        microsoft_url=f"http://127.0.0.1:{microsoft_port}",
+    )
     console.print("Preparing the database…")
     upgrade(settings)
-    console.print(f"Seeding and starting the demo CalDAV server on {radicale_url}…", soft_wrap=True)
-    info = prepare_demo(settings.var_dir, radicale_port=radicale_port)
+    console.print(
+        f"Seeding and starting the demo CalDAV server on {radicale_url} and the Google and Microsoft "
+        f"emulators on ports {google_port} and {microsoft_port}…",
+        soft_wrap=True,
+    )
+    info = prepare_demo(
+        settings.var_dir,
+        radicale_port=radicale_port,
+        google_port=google_port,
+        microsoft_port=microsoft_port,
+        redirect_uri=settings.base_url + CALLBACK,  # what an operator registers at Google
+    )
     try:
         runtime = build_runtime(settings)
         ensure_demo_researcher(runtime)
         ensure_demo_team(runtime)
+        if info.cloud is not None:
+            # They sync at the jobs' first tick, once the app answers (Graph checks the push address at once).
+            prepare_cloud_accounts(runtime, info.cloud)
         console.print(demo_banner(info, settings.base_url), highlight=False, soft_wrap=True)
         console.print(
             f"A colleague in the demo workspace: {COLLEAGUE_EMAIL} / {COLLEAGUE_PASSWORD}", highlight=False

@@ -1,7 +1,8 @@
 """The default runner: a few worker threads inside the web process, and a ticker for periodic work.
 
-Jobs are keyed ``(kind, id)``: ``("sync", account_id)`` syncs an account, ``("outbox", item_id)`` writes a
-booking's calendar event or sends its email. Guarantees the distributed runner must keep too: repeated
+Jobs are keyed ``(kind, id)``: ``("sync", account_id)`` syncs an account (and keeps its push channels open),
+``("push", account_id)`` renews its push channels now, ``("outbox", item_id)`` writes a booking's calendar
+event or sends its email. Guarantees the distributed runner must keep too: repeated
 requests for one key collapse while one is queued (procrastinate's ``queueing_lock``), and one key never runs
 on two workers at once (``lock``); a request that comes while its key runs makes it run once more afterwards.
 """
@@ -50,6 +51,9 @@ class InProcessQueue:
     def enqueue_syncs(self, account_ids: Iterable[int]) -> None:
         for account_id in account_ids:
             self._enqueue(("sync", account_id))
+
+    def enqueue_push_renewal(self, account_id: int) -> None:
+        self._enqueue(("push", account_id))
 
     def enqueue_outbox(self, item_ids: Iterable[int]) -> None:
         for item_id in item_ids:
@@ -125,6 +129,8 @@ class InProcessQueue:
         kind, ident = key
         if kind == "sync":
             tasks.sync_account_job(self._ctx, ident)
+        elif kind == "push":
+            tasks.renew_push_job(self._ctx, ident)
         elif kind == "outbox" and self._sched is not None:
             tasks.outbox_job(self._sched, ident)
 

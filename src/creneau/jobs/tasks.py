@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
+from creneau.calendars import push
 from creneau.calendars.context import EngineContext
 from creneau.calendars.sync import SyncReport, sync_account
 from creneau.scheduling import outbox
@@ -14,8 +15,19 @@ from creneau.store.models import CalendarAccount
 
 
 def sync_account_job(ctx: EngineContext, account_id: int) -> SyncReport | None:
-    """Sync one account. Returns None when the account no longer exists (deleted meanwhile)."""
-    return sync_account(ctx, account_id=account_id)
+    """Sync one account, then make sure its push channels are open and not about to expire. Returns None
+    when the account no longer exists (deleted meanwhile)."""
+    report = sync_account(ctx, account_id=account_id)
+    if report is not None and report.status == "ok":
+        channels = push.ensure_channels(ctx, account_id)
+        if channels.first_opened:  # a change made between the sync and the new channel was not announced
+            report = sync_account(ctx, account_id=account_id)
+    return report
+
+
+def renew_push_job(ctx: EngineContext, account_id: int) -> push.ChannelReport:
+    """Renew (or open again) every push channel of the account now: Graph asked for it."""
+    return push.ensure_channels(ctx, account_id, renew_all=True)
 
 
 def due_account_ids(ctx: EngineContext, now: datetime | None = None) -> list[int]:

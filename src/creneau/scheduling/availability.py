@@ -28,6 +28,12 @@ class BusyPicture:
     session_bookings: list[Interval] = field(default_factory=list)  # this session's, for the per-day limit
 
 
+def _own_event(booking: Booking | None) -> tuple[int, str] | None:
+    if booking is None or booking.calendar_id is None or booking.remote_id is None:
+        return None
+    return booking.calendar_id, booking.remote_id
+
+
 def picture(
     session: Session,
     *,
@@ -51,6 +57,7 @@ def picture(
         researcher_id=study_session.manager_id,
         window=wide,
         ignore_uid=ignore.uid if ignore is not None else None,
+        ignore_event=_own_event(ignore),
         merged=False,  # the domain sorts and merges once, on plain pairs
     )
     query = select(

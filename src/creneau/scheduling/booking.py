@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from creneau.calendars.freebusy import LiveBusy, live_busy
-from creneau.domain.intervals import Interval
+from creneau.domain.intervals import Interval, subtract
 from creneau.errors import LinkInvalid, NotFound, SlotUnavailable, ValidationFailed
 from creneau.identity import is_email
 from creneau.scheduling.availability import slot_is_free
@@ -75,6 +75,15 @@ def check_timezone(name: str) -> ZoneInfo:
         raise ValidationFailed("this time zone does not exist", field="timezone") from None
 
 
+def native_conferencing(study_session: StudySession) -> str | None:
+    """The video link the session's destination calendar makes with each event ("google_meet", "teams"),
+    or None when the session is not remote or its calendar makes none (a Jitsi link is used then)."""
+    calendar = study_session.destination_calendar
+    if study_session.location_kind != "remote" or calendar is None:
+        return None
+    return calendar.conferencing
+
+
 def book(
     sched: Scheduling,
     *,
@@ -109,7 +118,8 @@ def book(
         ):
             raise SlotUnavailable("this slot is no longer free")
         conference = None
-        if locked.location_kind == "remote":
+        native = native_conferencing(locked)
+        if locked.location_kind == "remote" and native is None:
             conference = sched.conferencing.create(
                 booking_key=uid, title=f"{locked.study.name} — {locked.name}"
             )
@@ -126,8 +136,9 @@ def book(
             participant_timezone=participant.timezone,
             uid=uid,
             link_nonce=secrets.token_urlsafe(12),
+            # A native link (Meet, Teams) arrives with the calendar event; the outbox fills it in.
             join_url=conference.join_url if conference else "",
-            conference_provider=conference.provider if conference else "",
+            conference_provider=conference.provider if conference else (native or ""),
             calendar_id=locked.destination_calendar_id,
             live_check="live" if live.complete else "synced",
             live_check_detail="; ".join(live.unanswered)[:2000],
@@ -176,7 +187,8 @@ def move(sched: Scheduling, *, booking_id: int, start: datetime, now: datetime |
             raise SlotUnavailable("this slot is no longer free")
         blocked = _blocked(study_session, slot)
         manager_id, session_id, uid = booking.manager_id, study_session.id, booking.uid
-    live = _live_check(sched, manager_id=manager_id, blocked=blocked, ignore_uid=uid)
+        own = Interval(booking.start, booking.end)
+    live = _live_check(sched, manager_id=manager_id, blocked=blocked, ignore_uid=uid, own=own)
     with _booking_transaction(sched) as session:
         locked = _lock(session, session_id=session_id, manager_id=manager_id)
         booking = _confirmed(session, booking_id)
@@ -269,7 +281,17 @@ def _blocked(study_session: StudySession, slot: Interval) -> Interval:
     )
 
 
-def _live_check(sched: Scheduling, *, manager_id: int, blocked: Interval, ignore_uid: str | None) -> LiveBusy:
+def _live_check(
+    sched: Scheduling,
+    *,
+    manager_id: int,
+    blocked: Interval,
+    ignore_uid: str | None,
+    own: Interval | None = None,
+) -> LiveBusy:
+    """``own`` is the current time of a booking being moved: free/busy answers (Google's freebusy, Graph's
+    getSchedule) carry no UID, so its own event is left out by its time. Another event overlapping that
+    time is still caught by the synced data, which is checked by event."""
     live = live_busy(
         sched.engine,
         researcher_id=manager_id,
@@ -277,6 +299,8 @@ def _live_check(sched: Scheduling, *, manager_id: int, blocked: Interval, ignore
         timeout=sched.settings.live_check_timeout_seconds,
         ignore_uid=ignore_uid,
     )
+    if own is not None:
+        live.busy = subtract(live.busy, [own])
     if live.busy:
         # The calendars know something our synced copy does not: catch up, and refuse the slot.
         sched.sync_wanted(live.accounts_with_busy)
@@ -298,6 +322,10 @@ def _booking_transaction(sched: Scheduling) -> Iterator[Session]:
         except OperationalError as exc:
             if "database is locked" in str(exc.orig):  # SQLite: the write lock could not be had in time
                 raise SlotUnavailable("too many bookings at once; please choose again") from exc
+            if "deadlock detected" in str(exc.orig) and "exclusion constraint" in str(exc.orig):
+                # PostgreSQL: two overlapping inserts each waited for the other's constraint check; the
+                # server aborted this one, the other goes on. This one lost the race.
+                raise SlotUnavailable("this slot was taken a moment ago") from None
             raise
 
 

@@ -3,6 +3,7 @@
 When an account goes, every session whose destination calendar was one of its calendars is flagged "no
 destination calendar" (its settings and the dashboard say so until another is chosen), pending calendar
 writes to its calendars stop, and the bookings stay — only their events are no longer ours to manage.
+Push channels are stopped and, for Google, creneau's access is revoked (best effort) before the rows go.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from creneau.calendars.accounts import (
     delete_all_accounts,
     get_account,
     list_accounts,
+    release_remote,
 )
+from creneau.calendars.context import EngineContext
 from creneau.scheduling.outbox import cancel_calendar_writes
 from creneau.store.models import CalendarAccount, StudySession
 
@@ -31,8 +34,11 @@ class DisconnectReport:
     bookings_detached: int = 0
 
 
-def disconnect_account(session: Session, *, researcher_id: int, account_id: int) -> DisconnectReport:
+def disconnect_account(
+    session: Session, *, ctx: EngineContext, researcher_id: int, account_id: int
+) -> DisconnectReport:
     account = get_account(session, researcher_id=researcher_id, account_id=account_id)
+    release_remote(ctx, [account])
     flagged, detached = _before_deletion(session, [account])
     return DisconnectReport(
         deletion=delete_account(session, researcher_id=researcher_id, account_id=account_id),
@@ -41,8 +47,10 @@ def disconnect_account(session: Session, *, researcher_id: int, account_id: int)
     )
 
 
-def disconnect_all(session: Session, *, researcher_id: int) -> DisconnectReport:
-    flagged, detached = _before_deletion(session, list(list_accounts(session, researcher_id=researcher_id)))
+def disconnect_all(session: Session, *, ctx: EngineContext, researcher_id: int) -> DisconnectReport:
+    accounts = list(list_accounts(session, researcher_id=researcher_id))
+    release_remote(ctx, accounts)
+    flagged, detached = _before_deletion(session, accounts)
     return DisconnectReport(
         deletion=delete_all_accounts(session, researcher_id=researcher_id),
         sessions_flagged=flagged,

@@ -9,6 +9,11 @@ processed (confirmed → the event holds its times; cancelled → no event). Sev
 collapse into one write, and replaying an item is harmless. Each booking has exactly one event: its UID is
 the booking's ``uid``, creates are idempotent on it (calendars/writes.py), and ``event_write_attempted``
 remembers that a create may have happened whose answer was lost.
+
+Native video links (Google Meet, Teams) are made by the calendar with the event: the calendar item asks for
+one and stores the link it gets on the booking; the confirmation email waits for it (up to
+``native_link_wait_seconds``). When the calendar makes no link, or cannot be written in that time, the
+booking falls back to a Jitsi link, which then goes into the event and the email.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ from creneau.store.models import Booking, OutboxItem
 log = logging.getLogger(__name__)
 
 MAX_ERROR = 1000
+NATIVE = frozenset({"google_meet", "teams"})
+LINK_POLL_SECONDS = 3.0  # how soon a waiting confirmation email looks again for its native link
 
 
 def owe_calendar_event(session: Session, *, booking: Booking, now: datetime) -> int | None:
@@ -97,7 +104,12 @@ def process(sched: Scheduling, *, item_id: int, now: datetime | None = None) -> 
             if item.kind == "calendar":
                 _bring_calendar_in_line(sched, session, booking)
             else:
-                send_booking_email(sched, booking=booking, kind=str(item.payload.get("kind", "confirmed")))
+                kind = str(item.payload.get("kind", "confirmed"))
+                if _waits_for_link(sched, session, booking, now):
+                    item.next_attempt_at = now + timedelta(seconds=LINK_POLL_SECONDS)
+                    session.commit()
+                    return item.state
+                send_booking_email(sched, booking=booking, kind=kind)
         except (ProviderError, MailNotSent) as exc:
             _failed_attempt(sched, item, booking, exc, now)
         except NotFound:  # the destination calendar was deleted with its account: nothing more to do here
@@ -136,6 +148,16 @@ def _bring_calendar_in_line(sched: Scheduling, session: Session, booking: Bookin
             sched.engine, where, draft=draft, remote_id=booking.remote_id, maybe_created=stale
         )
         booking.remote_id, booking.remote_etag = written.remote_id, written.etag
+        if draft.native_conference:
+            if written.join_url:
+                booking.join_url = written.join_url
+            else:  # the calendar made no link (e.g. Teams not allowed any more): Jitsi, in the event too
+                _fall_back_to_jitsi(sched, booking, reason="calendar_made_no_link")
+                written = writes.put_event(
+                    sched.engine, where, draft=_draft(sched, booking), remote_id=written.remote_id,
+                    maybe_created=False,
+                )  # fmt: skip
+                booking.remote_etag = written.etag
         booking.event_state, booking.event_detail = "written", ""
     else:
         writes.remove_event(
@@ -167,7 +189,31 @@ def _draft(sched: Scheduling, booking: Booking) -> EventDraft:
         description="\n".join(lines),
         location=location,
         url=booking.join_url,
+        native_conference=booking.conference_provider in NATIVE,
     )
+
+
+def _waits_for_link(sched: Scheduling, session: Session, booking: Booking, now: datetime) -> bool:
+    """Whether the confirmation email must wait for the calendar's video link; after
+    ``native_link_wait_seconds`` the booking falls back to Jitsi (the event is owed again, to carry it)
+    and the email goes."""
+    if booking.status != "confirmed" or booking.conference_provider not in NATIVE or booking.join_url:
+        return False
+    if now - booking.created_at < timedelta(seconds=sched.settings.native_link_wait_seconds):
+        return True
+    _fall_back_to_jitsi(sched, booking, reason="calendar_not_written_in_time")
+    owe_calendar_event(session, booking=booking, now=now)
+    return False
+
+
+def _fall_back_to_jitsi(sched: Scheduling, booking: Booking, *, reason: str) -> None:
+    """Give ``booking`` a Jitsi link instead of its native one (the caller brings the event in line)."""
+    conference = sched.conferencing.create(
+        booking_key=booking.uid, title=f"{booking.session.study.name} — {booking.session.name}"
+    )
+    log.warning("booking %s: no %s link (%s), %s used", booking.id, booking.conference_provider, reason,
+                conference.provider)  # fmt: skip
+    booking.join_url, booking.conference_provider = conference.join_url, conference.provider
 
 
 def _failed_attempt(

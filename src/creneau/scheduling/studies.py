@@ -103,6 +103,8 @@ class DestinationChoice:
     account_id: int
     account_label: str
     color: str | None
+    provider: str = ""  # the account's provider kind
+    conferencing: str | None = None  # the video link the calendar makes itself ("google_meet", "teams")
 
 
 def destination_choices(session: Session, *, manager_id: int) -> list[DestinationChoice]:
@@ -120,6 +122,8 @@ def destination_choices(session: Session, *, manager_id: int) -> list[Destinatio
             account_id=account.id,
             account_label=f"{account.display_name} — {account.username}",
             color=calendar.color,
+            provider=account.provider,
+            conferencing=calendar.conferencing,
         )
         for calendar, account in rows
     ]

@@ -18,7 +18,7 @@ from starlette.responses import HTMLResponse, Response
 
 import creneau
 from creneau.runtime import Runtime, session_secret
-from creneau.web import api, pages
+from creneau.web import api, pages, webhooks
 from creneau.web.errors import install_handlers
 from creneau.web.i18n import Catalogs, load_catalogs
 from creneau.web.render import Pages
@@ -77,6 +77,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(pages.router)
     app.include_router(api.router)
+    app.include_router(webhooks.router)
     app.add_api_route("/docs", _swagger_ui, include_in_schema=False, response_class=HTMLResponse)
     install_handlers(app)
     return app

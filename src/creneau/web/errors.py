@@ -42,6 +42,17 @@ PROVIDER_MESSAGES: Mapping[str, str] = {
     "auth_expired": N_(
         "The server refused the password: delete and reconnect the account with a new password."
     ),
+    "auth_failed/oauth": N_(
+        "The sign-in server refused creneau's request; try again, or ask your administrator."
+    ),
+    "auth_expired/oauth": N_(
+        "creneau no longer has access to this account (the access was revoked or has expired). Its last "
+        "synchronised busy times still count for conflicts. Reconnect it to resume synchronisation."
+    ),
+    "integration_retired": N_(
+        "The old Google integration has been removed: this calendar is no longer synchronised and bookings "
+        "are no longer written to it. Move it to the new integration to use it again."
+    ),
     "unreachable": N_("Could not reach the server (check the address, or the server is down)."),
     "not_caldav": N_("This address answers but is not a CalDAV server."),
     "address_forbidden": N_("This address points into a private network, which this creneau does not allow."),

@@ -16,6 +16,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from creneau.calendars.oauth import oauth_apps
 from creneau.config import Settings
 from creneau.web.csrf import csrf_token
 from creneau.web.i18n import LOCALES, Catalogs, Translator, zone
@@ -51,6 +52,9 @@ class Pages:
         self.env.install_gettext_callables(  # type: ignore[attr-defined]
             _gettext, _ngettext, newstyle=True
         )
+        # The "Connect Google / Office 365 / Outlook.com" buttons shown, in this order, where configured.
+        apps = oauth_apps(settings)
+        self.env.globals["oauth_connectors"] = [c for c in ("google", "office365", "outlook") if c in apps]
 
     def render_template(self, name: str, context: Mapping[str, Any], t: Translator) -> str:
         token = _current.set(t)

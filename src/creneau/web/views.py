@@ -6,24 +6,21 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from creneau.calendars.accounts import PROVIDER_LABELS
+from creneau.calendars.context import EngineContext
+from creneau.calendars.oauth import connector_of, is_oauth
+from creneau.calendars.push import account_mode
 from creneau.store.models import Calendar, CalendarAccount
 from creneau.web.errors import PROVIDER_MESSAGES
 from creneau.web.i18n import Translator
 
-PROVIDER_LABELS = {
-    "icloud": "iCloud",
-    "caldav": "CalDAV",
-    "google": "Google",
-    "google_legacy": "Google",
-    "msgraph": "Microsoft 365",
-    "ews": "Exchange",
-}
 DEFAULT_COLOR = "#8a8f98"
 _COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
 
 
-def provider_label(provider: str) -> str:
-    return PROVIDER_LABELS.get(provider, provider)
+def provider_label(connector: str) -> str:
+    """What a researcher calls the service: "Google", "Office 365", "Outlook.com", "iCloud", "CalDAV"."""
+    return PROVIDER_LABELS.get(connector, connector)
 
 
 def safe_color(color: str | None) -> str:
@@ -69,6 +66,12 @@ class AccountView:
     last_sync_text: str
     last_sync_ago: str
     calendars: list[CalendarView]
+    connector: str = ""
+    oauth: bool = False  # reconnecting goes through the provider's consent page
+    legacy: bool = False  # the old Google integration
+    legacy_retired: bool = False  # … whose removal date has passed
+    mode: str = ""  # "push" or "polling" (how changes reach us)
+    push_detail: str = ""  # why push could not be set up
 
 
 def calendar_view(calendar: Calendar) -> CalendarView:
@@ -88,21 +91,40 @@ def calendar_view(calendar: Calendar) -> CalendarView:
 def status_text(account: CalendarAccount, t: Translator) -> str:
     """The explanation under the status badge, in the reader's language where we know the words."""
     if account.status == "reconnect_needed":
-        return t.translate(PROVIDER_MESSAGES["auth_expired"])
-    # The sync engine stores "code: technical detail"; the code picks the sentence in the reader's language.
-    code, _, technical = (account.status_detail or "").partition(": ")
+        code = (account.status_detail or "").partition(": ")[0]
+        if code == "integration_retired":
+            return t.translate(PROVIDER_MESSAGES["integration_retired"])
+        return t.translate(PROVIDER_MESSAGES["auth_expired/oauth" if is_oauth(account) else "auth_expired"])
+    code = (account.status_detail or "").partition(": ")[0]
     if code in PROVIDER_MESSAGES:
-        sentence = t.translate(PROVIDER_MESSAGES[code])
-        return f"{sentence} ({technical})" if technical and account.status == "error" else sentence
+        return explain(account.status_detail, t, technical=account.status == "error")
     return account.status_detail if account.status == "error" else ""
 
 
-def account_view(account: CalendarAccount, t: Translator) -> AccountView:
+def explain(detail: str, t: Translator, *, technical: bool = True) -> str:
+    """The engine stores "code: technical detail"; the code picks the sentence in the reader's language,
+    the technical part follows in brackets (with ``technical``)."""
+    code, _, rest = detail.partition(": ")
+    if code not in PROVIDER_MESSAGES:
+        return detail
+    sentence = t.translate(PROVIDER_MESSAGES[code])
+    return f"{sentence} ({rest})" if rest and technical else sentence
+
+
+def account_view(account: CalendarAccount, t: Translator, ctx: EngineContext | None = None) -> AccountView:
+    """``ctx`` adds what depends on the configuration: push or polling, the legacy integration's end."""
     last = account.last_sync_at
+    connector = connector_of(account)
     return AccountView(
+        connector=connector,
+        oauth=is_oauth(account),
+        legacy=connector == "google_legacy",
+        legacy_retired=ctx is not None and ctx.legacy_retired(account),
+        mode=account_mode(ctx, account) if ctx is not None else "",
+        push_detail=explain(account.push_detail, t) if ctx is not None and ctx.settings.push_base_url else "",
         id=account.id,
         provider=account.provider,
-        provider_label=provider_label(account.provider),
+        provider_label=provider_label(connector),
         username=account.username,
         display_name=account.display_name,
         state=account_state(account),

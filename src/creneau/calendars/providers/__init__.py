@@ -7,6 +7,8 @@ account of that kind is used, so a deployment without Google never imports Googl
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
+from typing import Any
 
 from creneau.calendars.providers.base import CalendarProvider, Connection
 from creneau.calendars.providers.http import NetworkPolicy
@@ -34,6 +36,12 @@ def load(kind: str) -> type[CalendarProvider]:
 
 
 def open_provider(
-    kind: str, connection: Connection, *, policy: NetworkPolicy, batch_size: int = 100
+    kind: str,
+    connection: Connection,
+    *,
+    policy: NetworkPolicy,
+    batch_size: int = 100,
+    options: Mapping[str, Any] | None = None,
 ) -> CalendarProvider:
-    return load(kind)(connection, policy=policy, batch_size=batch_size)
+    """``options`` are the provider's own keyword arguments (e.g. Graph's ``sync_window``)."""
+    return load(kind)(connection, policy=policy, batch_size=batch_size, **dict(options or {}))

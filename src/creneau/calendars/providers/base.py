@@ -60,6 +60,8 @@ class RemoteCalendar:
     color: str | None = None  # "#rrggbb"
     read_only: bool = False
     timezone: str | None = None  # IANA name, when the server says
+    # The video link the calendar can create with an event ("google_meet", "teams"); None: it cannot.
+    conferencing: str | None = None
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import email.utils
 import functools
 import ipaddress
+import json
 import socket
 import ssl
 from collections.abc import Callable, Collection, Iterable, Mapping
@@ -48,6 +49,7 @@ __all__ = [
     "NetworkPolicy",
     "check_address",
     "check_url",
+    "json_request",
     "make_client",
     "parse_retry_after",
     "redact",
@@ -367,6 +369,15 @@ def _raise_for_status(response: httpx.Response, accept: Collection[int]) -> None
     if status == 429 or (status == 503 and retry_after is not None):
         raise RateLimited(f"{where} asks us to slow down (HTTP {status})", retry_after=retry_after)
     raise TransientProviderError(f"{where} answered HTTP {status}")
+
+
+def json_request(body: Any, headers: Mapping[str, str] | None = None) -> tuple[bytes | None, dict[str, str]]:
+    """The content and headers of a JSON API request (Google, Graph): ``Accept: application/json`` plus the
+    caller's headers, and ``body`` (when not None) serialized with its ``Content-Type``."""
+    all_headers = {"Accept": "application/json", **(headers or {})}
+    if body is None:
+        return None, all_headers
+    return json.dumps(body).encode(), {**all_headers, "Content-Type": "application/json"}
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:

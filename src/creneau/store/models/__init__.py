@@ -1,7 +1,7 @@
 """ORM models, one module per area; import them from here.
 
 - ``identity``: researchers, API tokens, failed sign-ins
-- ``calendars``: connected accounts, calendars, synced events, busy occurrences, sync state
+- ``calendars``: connected accounts, calendars, synced events, busy occurrences, sync state, push channels
 - ``scheduling``: workspaces, studies, sessions, bookings, the outbox
 """
 
@@ -13,6 +13,7 @@ from creneau.store.models.calendars import (
     Calendar,
     CalendarAccount,
     CalendarSyncState,
+    PushChannel,
     SyncedEvent,
 )
 from creneau.store.models.identity import ApiToken, LoginAttempt, Researcher
@@ -36,6 +37,7 @@ __all__ = [
     "CalendarSyncState",
     "LoginAttempt",
     "OutboxItem",
+    "PushChannel",
     "Researcher",
     "Study",
     "StudySession",

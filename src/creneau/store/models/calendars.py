@@ -23,7 +23,12 @@ class CalendarAccount(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     researcher_id: Mapped[int] = mapped_column(ForeignKey("researchers.id", ondelete="CASCADE"), index=True)
-    provider: Mapped[str] = mapped_column(String(32))  # registry kind: "caldav", "icloud", ...
+    provider: Mapped[str] = mapped_column(
+        String(32)
+    )  # registry kind: "caldav", "icloud", "google", "msgraph"
+    # How the account was connected, when the kind alone does not say: "office365" / "outlook" (both
+    # "msgraph"), "google_legacy" (the old Google integration). None: the kind itself (calendars/oauth).
+    connector: Mapped[str | None] = mapped_column(String(32), default=None)
     display_name: Mapped[str] = mapped_column(String(300))
     server_url: Mapped[str] = mapped_column(String(2000))
     username: Mapped[str] = mapped_column(String(320))
@@ -41,11 +46,15 @@ class CalendarAccount(Base):
     last_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     next_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     failures: Mapped[int] = mapped_column(Integer, default=0)
+    push_detail: Mapped[str] = mapped_column(Text, default="")  # why push could not be set up (polling then)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
 
     researcher: Mapped[Researcher] = relationship(back_populates="accounts")
     calendars: Mapped[list[Calendar]] = relationship(
         back_populates="account", cascade="all, delete-orphan", passive_deletes=True, order_by="Calendar.name"
+    )
+    channels: Mapped[list[PushChannel]] = relationship(
+        back_populates="account", cascade="all, delete-orphan", passive_deletes=True
     )
 
 
@@ -63,6 +72,8 @@ class Calendar(Base):
     read_only: Mapped[bool] = mapped_column(Boolean, default=False)
     timezone: Mapped[str | None] = mapped_column(String(64), default=None)
     check_conflicts: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The video link the calendar makes with an event ("google_meet", "teams"), None when it makes none.
+    conferencing: Mapped[str | None] = mapped_column(String(32), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
 
     account: Mapped[CalendarAccount] = relationship(back_populates="calendars")
@@ -117,3 +128,28 @@ class BusyOccurrence(Base):
     start: Mapped[datetime] = mapped_column(UTCDateTime)
     end: Mapped[datetime] = mapped_column(UTCDateTime)
     all_day: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class PushChannel(Base):
+    """A Google watch channel or a Graph subscription: the server tells us when one calendar changes.
+
+    ``secret`` is what the server echoes with each notification (Google's channel token, Graph's
+    clientState), random per channel and encrypted like credentials (calendars/secrets.py).
+    """
+
+    __tablename__ = "push_channels"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("calendar_accounts.id", ondelete="CASCADE"), index=True
+    )
+    calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "google" (events.watch) or "msgraph" (subscription)
+    channel_id: Mapped[str] = mapped_column(String(300), unique=True)  # ours (Google) or Graph's id
+    resource_id: Mapped[str] = mapped_column(String(300), default="")  # Google's, needed to stop it
+    secret: Mapped[bytes] = mapped_column(LargeBinary)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    last_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+    account: Mapped[CalendarAccount] = relationship(back_populates="channels")

@@ -9,13 +9,12 @@ from fastapi.responses import Response
 
 from creneau.calendars.accounts import (
     connect_account,
-    delete_account,
-    delete_all_accounts,
     get_account,
     list_accounts,
     set_check_conflicts,
 )
 from creneau.errors import ProviderError
+from creneau.scheduling.disconnect import disconnect_account, disconnect_all
 from creneau.web.api.schemas import (
     AccountCreate,
     AccountListOut,
@@ -92,15 +91,23 @@ def sync_account_now(
 
 
 @router.delete("/accounts/{account_id}", response_model=DeletionReportOut, responses=NOT_FOUND)
-def remove_account(account_id: int, session: SessionDep, researcher: ApiResearcher) -> DeletionReportOut:
-    """Delete the account, its stored password and every synced event of its calendars."""
-    return DeletionReportOut.of(delete_account(session, researcher_id=researcher.id, account_id=account_id))
+def remove_account(
+    account_id: int, session: SessionDep, runtime: RuntimeDep, researcher: ApiResearcher
+) -> DeletionReportOut:
+    """Delete the account, its stored password and every synced event of its calendars. Sessions writing to
+    one of its calendars are flagged "no destination calendar"; their bookings are kept."""
+    report = disconnect_account(session, ctx=runtime.ctx, researcher_id=researcher.id, account_id=account_id)
+    return DeletionReportOut.of(report.deletion)
 
 
 @router.delete("/accounts", response_model=DeletionReportOut)
-def remove_all_accounts(session: SessionDep, researcher: ApiResearcher) -> DeletionReportOut:
-    """Delete all the researcher's accounts."""
-    return DeletionReportOut.of(delete_all_accounts(session, researcher_id=researcher.id))
+def remove_all_accounts(
+    session: SessionDep, runtime: RuntimeDep, researcher: ApiResearcher
+) -> DeletionReportOut:
+    """Delete all the researcher's accounts (sessions are flagged as for one account)."""
+    return DeletionReportOut.of(
+        disconnect_all(session, ctx=runtime.ctx, researcher_id=researcher.id).deletion
+    )
 
 
 @router.patch("/calendars/{calendar_id}", response_model=CalendarOut, tags=["calendars"], responses=NOT_FOUND)

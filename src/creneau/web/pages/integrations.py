@@ -20,6 +20,7 @@ from creneau.errors import ProviderError, ValidationFailed
 from creneau.scheduling.disconnect import DisconnectReport, disconnect_account, disconnect_all
 from creneau.store.models import Researcher
 from creneau.web.deps import CurrentResearcher, RuntimeDep, SessionDep
+from creneau.web.deps import get_runtime as runtime_of
 from creneau.web.errors import problem_for
 from creneau.web.i18n import N_
 from creneau.web.render import flash, local_path, render, translator_for
@@ -56,11 +57,14 @@ def _integrations_page(
 ) -> Response:
     t = translator_for(request)
     accounts = list_accounts(session, researcher_id=researcher.id)
+    ctx = runtime_of(request).ctx
     return render(
         request,
         "integrations.html",
         status_code=status_code,
-        accounts=[account_view(a, t) for a in accounts],
+        accounts=[account_view(a, t, ctx) for a in accounts],
+        sync_minutes=max(1, ctx.settings.sync_interval_seconds // 60),
+        legacy_removal=ctx.settings.legacy_google_removal_date,
         polling=any(is_busy(a) for a in accounts),
         form=form,
         deleted=request.session.pop(DELETED_KEY, None),
@@ -192,12 +196,13 @@ def remove_account(
     request: Request,
     account_id: int,
     session: SessionDep,
+    runtime: RuntimeDep,
     researcher: CurrentResearcher,
     confirmed: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
     if confirmed != "yes":  # reached without JavaScript's confirm(): ask on a page of its own
         return confirm_delete_account(request, account_id, session, researcher)
-    report = disconnect_account(session, researcher_id=researcher.id, account_id=account_id)
+    report = disconnect_account(session, ctx=runtime.ctx, researcher_id=researcher.id, account_id=account_id)
     _remember_deletion(request, report)
     return RedirectResponse(PAGE, status_code=303)
 
@@ -212,11 +217,12 @@ def confirm_delete_all(request: Request, session: SessionDep, researcher: Curren
 def remove_all_accounts(
     request: Request,
     session: SessionDep,
+    runtime: RuntimeDep,
     researcher: CurrentResearcher,
     confirmed: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
     if confirmed != "yes":
         return confirm_delete_all(request, session, researcher)
-    report = disconnect_all(session, researcher_id=researcher.id)
+    report = disconnect_all(session, ctx=runtime.ctx, researcher_id=researcher.id)
     _remember_deletion(request, report)
     return RedirectResponse(PAGE, status_code=303)

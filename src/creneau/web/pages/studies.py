@@ -135,6 +135,7 @@ def _settings_page(
         members=members(session, workspace_id=study_session.study.workspace_id),
         manager_id=manager_id,
         groups=groups,
+        choices=choices,
         selected_calendar=selected,
         can_connect=manager_id == researcher.id and not has_calendar(session, researcher_id=researcher.id),
         weekly=form_weekly(form) if form else weekly_as_text(study_session),

@@ -15,7 +15,14 @@ from urllib.parse import quote
 import httpx
 
 from creneau.calendars.providers.base import Connection
-from creneau.calendars.providers.http import NetworkPolicy, make_client, parse_retry_after, redact, request
+from creneau.calendars.providers.http import (
+    NetworkPolicy,
+    json_request,
+    make_client,
+    parse_retry_after,
+    redact,
+    request,
+)
 from creneau.errors import (
     AuthExpired,
     AuthFailed,
@@ -86,11 +93,7 @@ class GoogleSession:
     ) -> httpx.Response:
         """Send one request; answers in ``accept`` (and 2xx) come back, others raise via :func:`failure`."""
         url = httpx.URL(f"{self.base}/{path}", params=dict(params or {}))
-        all_headers = {"Accept": "application/json", **(headers or {})}
-        content = None
-        if body is not None:
-            content = json.dumps(body).encode()
-            all_headers["Content-Type"] = "application/json"
+        content, all_headers = json_request(body, headers)
         response = request(
             self._client,
             method,

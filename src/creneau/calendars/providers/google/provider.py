@@ -172,12 +172,15 @@ def _listed(entry: Any) -> bool:
 
 def _calendar(entry: dict[str, Any]) -> RemoteCalendar:
     color = str(entry.get("backgroundColor") or "")
+    read_only = entry.get("accessRole") not in ("writer", "owner")
+    solutions = (entry.get("conferenceProperties") or {}).get("allowedConferenceSolutionTypes") or []
     return RemoteCalendar(
         remote_id=str(entry["id"]),
         name=str(entry.get("summaryOverride") or entry.get("summary") or entry["id"]),
         color=color.lower() if _COLOR.match(color) else None,
-        read_only=entry.get("accessRole") not in ("writer", "owner"),
+        read_only=read_only,
         timezone=entry.get("timeZone"),
+        conferencing="google_meet" if "hangoutsMeet" in solutions and not read_only else None,
     )
 
 

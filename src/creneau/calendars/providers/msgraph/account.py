@@ -76,7 +76,13 @@ def to_calendar(item: Json) -> RemoteCalendar:
         if isinstance(color, str) and re.fullmatch(r"#[0-9a-fA-F]{6,8}", color)
         else None,
         read_only=not item.get("canEdit", True),
+        conferencing="teams" if item.get("canEdit", True) and TEAMS in _providers(item) else None,
     )
+
+
+def _providers(item: Json) -> list[object]:
+    allowed = item.get("allowedOnlineMeetingProviders")
+    return allowed if isinstance(allowed, list) else []
 
 
 def read_calendar(session: GraphSession, calendar_id: str) -> Json:

@@ -17,7 +17,14 @@ from urllib.parse import quote
 import httpx
 
 from creneau.calendars.providers.base import Connection
-from creneau.calendars.providers.http import NetworkPolicy, make_client, parse_retry_after, redact, request
+from creneau.calendars.providers.http import (
+    NetworkPolicy,
+    json_request,
+    make_client,
+    parse_retry_after,
+    redact,
+    request,
+)
 from creneau.errors import (
     AuthExpired,
     AuthFailed,
@@ -123,15 +130,9 @@ class GraphSession:
             self._origin.port,
         ):
             raise ProviderError(f"Microsoft Graph pointed us to another server ({redact(target)}); refused")
-        all_headers = {
-            "Authorization": f"Bearer {self._token}",
-            "Accept": "application/json",
-            **(headers or {}),
-        }
-        content = None
-        if body is not None:
-            content = json.dumps(body).encode()
-            all_headers["Content-Type"] = "application/json"
+        content, all_headers = json_request(
+            body, {"Authorization": f"Bearer {self._token}", **(headers or {})}
+        )
         response = request(
             self._client,
             method,
