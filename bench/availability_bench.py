@@ -352,6 +352,7 @@ def serve(argv: list[str]) -> None:
     """The server side, run as ``availability_bench.py serve`` in its own process."""
     import uvicorn
 
+    from creneau.serving import KEEP_ALIVE_SECONDS
     from creneau.web.app import create_app
 
     parser = argparse.ArgumentParser()
@@ -379,7 +380,14 @@ def serve(argv: list[str]) -> None:
         return JSONResponse({"rows": rows})
 
     app.add_api_route(FLOOR_PATH, floor, methods=["GET"], include_in_schema=False)
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        timeout_keep_alive=int(KEEP_ALIVE_SECONDS),  # longer than the clients' (creneau.serving)
+    )
 
 
 @contextmanager

@@ -31,9 +31,9 @@ an httpx ``request`` event hook on the engine's ``NetworkPolicy`` (by kind), and
 (``Content-Length``). After the resync the database is checked against the changes made: the added events are
 there, the deleted ones gone, the modified ones have a new etag and nothing else changed ("verified").
 
-The emulators' listening sockets get TCP_NODELAY (``no_delay()``; ``--nagle`` leaves them as they are):
-without it every request but the first on a connection waits about 40 ms for a delayed ACK, which is the
-emulator's doing, not creneau's. With it, the network costs nothing here: a real Google or Microsoft server
+The emulators set TCP_NODELAY on the connections they accept (``creneau.serving``): without it every request
+but the first on a connection waits about 40 ms for a delayed ACK, which is the emulator's doing, not
+creneau's. With it, the network costs nothing here: a real Google or Microsoft server
 adds its round trips (tens of milliseconds each) to every request counted below.
 
 Everything is done ``--rounds`` times (3 by default, from scratch each time, the providers alternated), since
@@ -55,7 +55,6 @@ import os
 import pstats
 import random
 import resource
-import socket
 import statistics
 import subprocess
 import tempfile
@@ -300,7 +299,7 @@ class Side:
         self.calendar = ""
         self.owner = ""
 
-    def seed(self, size: int, seed: int, today: date, nagle: bool) -> dict[str, Any]:
+    def seed(self, size: int, seed: int, today: date) -> dict[str, Any]:
         """A fresh emulator whose account's main calendar holds ``size`` planned events."""
         self.stop()
         self.planned = plan(size, seed=seed, today=today)
@@ -329,8 +328,6 @@ class Side:
                         original = p.occurrence(index)
                         fields = self._graph_moved(p, original) if moved else None
                         state.put_exception(event["id"], original, fields)
-        if not nagle:
-            no_delay(self.running._server)
         return {"url": url, "owner": self.owner, "secret": secret}
 
     @staticmethod
@@ -437,19 +434,6 @@ class Side:
         if self.running is not None:
             self.running.stop()
             self.running = None
-
-
-def no_delay(server: Any) -> None:
-    """TCP_NODELAY on the emulator's listening socket (Linux passes it on to accepted connections).
-
-    The emulators bind their socket themselves with protocol 0, so asyncio does not set TCP_NODELAY on the
-    connections it accepts (it only does for sockets whose ``proto`` is IPPROTO_TCP); uvicorn then writes an
-    answer's head and body separately and Nagle holds the body until creneau's delayed ACK, about 40 ms, on
-    every request but the first of a keep-alive connection: latency of the emulator, not work of creneau.
-    """
-    for listener in server.servers:
-        for sock in listener.sockets:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def cpu_seconds() -> float:
@@ -694,7 +678,7 @@ def measure(
 ) -> list[Step]:
     """The three syncs of one account; with ``profile``, only the initial sync, under that profiler."""
     seed = args.seed
-    seeded = emulator.call("seed", size=size, seed=seed, today=today, nagle=args.nagle)
+    seeded = emulator.call("seed", size=size, seed=seed, today=today)
     account_id = add_account(runtime, provider, seeded)
     log = RequestLog(google_label if provider == "google" else graph_label)
     hooks: dict[str, list[Callable[..., Any]]] = {"request": [log.on_request], "response": [log.on_response]}
@@ -871,12 +855,6 @@ def parse_args() -> argparse.Namespace:
         "--profile", action="store_true", help="then one more initial sync per provider under cProfile"
     )
     parser.add_argument("--rounds", type=int, default=3, help="rounds of everything, from scratch (median)")
-    parser.add_argument(
-        "--nagle",
-        action="store_true",
-        help="leave the emulators' sockets as they are: about 40 ms of delayed ACK per request on a reused "
-        "connection (see no_delay())",
-    )
     args = parser.parse_args()
     args.providers = [p.strip() for p in args.providers.split(",") if p.strip()]
     args.sizes = [int(s) for s in args.sizes.split(",") if s.strip()]

@@ -14,19 +14,18 @@ from __future__ import annotations
 
 import html
 import re
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import httpx
-import uvicorn
 from fastapi import FastAPI
 
 from creneau.config import Settings
 from creneau.emulators import google as google_emulator
 from creneau.emulators import msgraph as graph_emulator
-from tests.servers import free_port, wait_until
+from creneau.serving import serve_in_thread
+from tests.servers import free_port
 
 CLIENT_ID = "creneau-test-client"
 CLIENT_SECRET = "creneau-test-secret"
@@ -100,12 +99,8 @@ class LiveApp:
         return cls(port=free_port())
 
     def serve(self, app: FastAPI) -> Iterator[str]:
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
-        thread = threading.Thread(target=server.run, name="uvicorn-live", daemon=True)
-        thread.start()
-        wait_until(lambda: server.started, timeout=20, what="uvicorn")
+        running = serve_in_thread(app, name="uvicorn-live", port=self.port)
         try:
-            yield self.url
+            yield running.url
         finally:
-            server.should_exit = True
-            thread.join(timeout=20)
+            running.stop()

@@ -41,7 +41,13 @@ def serve(host: str, port: int) -> None:
 
     settings = _settings()
     upgrade(settings)
-    uvicorn.run(create_app(_runtime(settings)), host=host, port=port, log_level="info")
+    uvicorn.run(
+        create_app(_runtime(settings)),
+        host=host,
+        port=port,
+        log_level="info",
+        timeout_keep_alive=settings.keep_alive_seconds,
+    )
 
 
 @main.command()

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     secret_keys: str = ""
 
     base_url: str = "http://127.0.0.1:8000"
+    # Seconds an idle HTTP connection stays open (`creneau serve`): longer than a reverse proxy keeps its
+    # connections to us (nginx: 60 s), so the proxy never sends on a connection we are closing.
+    keep_alive_seconds: int = Field(default=75, ge=1, le=3600)
     default_locale: Literal["fr", "en"] = "fr"
     default_timezone: str = "Europe/Paris"
 

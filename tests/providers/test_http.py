@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import struct
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -248,3 +250,88 @@ def test_credentials_go_in_clear_only_to_the_trusted_origin() -> None:
         for url in ("http://127.0.0.1:8080/a", "http://127.0.0.2:8080/b", "https://127.0.0.2/c"):
             request(client, "GET", url, policy=ALLOWED, trusted_origin="http://127.0.0.1:8080/")
     assert seen == [True, False, True]
+
+
+# -- a kept-alive connection the server drops --------------------------------------------------------------
+
+
+class DroppingServer:
+    """Answers the first request of each connection (keeping it alive) and drops the connection when its
+    second request arrives — what a server whose idle limit ends just as we reuse the connection does.
+    ``reset``: an RST (ECONNRESET on our side) rather than an orderly close.
+    ``seen``: (connection number, method) of each request received."""
+
+    def __init__(self, *, reset: bool) -> None:
+        self.reset = reset
+        self.seen: list[tuple[int, str]] = []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        number = 0
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            number += 1
+            threading.Thread(target=self._serve, args=(conn, number), daemon=True).start()
+
+    def _serve(self, conn: socket.socket, number: int) -> None:
+        with conn, conn.makefile("rb") as stream:
+            for answered in (True, False):
+                method = self._read_request(stream)
+                if method is None:
+                    return
+                self.seen.append((number, method))
+                if answered:
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+            if self.reset:
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    @staticmethod
+    def _read_request(stream: Any) -> str | None:
+        request_line = stream.readline()
+        if not request_line:
+            return None
+        length = 0
+        while (line := stream.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.strip().lower() == "content-length":
+                length = int(value)
+        stream.read(length)
+        return str(request_line.split()[0].decode())
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.fixture(params=[False, True], ids=["closed", "reset"])
+def dropping(request: pytest.FixtureRequest) -> Iterator[DroppingServer]:
+    server = DroppingServer(reset=request.param)
+    yield server
+    server.close()
+
+
+@pytest.mark.parametrize(
+    ("method", "idempotent"), [("GET", None), ("REPORT", None), ("PROPFIND", None), ("POST", True)]
+)
+def test_a_read_is_sent_again_when_a_reused_connection_breaks(
+    dropping: DroppingServer, method: str, idempotent: bool | None
+) -> None:
+    with make_client(ALLOWED, auth=None) as client:
+        first = request(client, method, dropping.url, policy=ALLOWED, content=b"<q/>", idempotent=idempotent)
+        second = request(client, method, dropping.url, policy=ALLOWED, content=b"<q/>", idempotent=idempotent)
+    assert (first.text, second.text) == ("hello", "hello")
+    # the second went out on the kept-alive connection, was dropped, and was answered on a new one
+    assert dropping.seen == [(1, method), (1, method), (2, method)]
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "POST", "PATCH"])
+def test_a_write_is_never_sent_twice(dropping: DroppingServer, method: str) -> None:
+    with make_client(ALLOWED, auth=None) as client:
+        request(client, method, dropping.url, policy=ALLOWED, content=b"x")
+        with pytest.raises(TransientProviderError, match=r"the connection to .* failed"):
+            request(client, method, dropping.url, policy=ALLOWED, content=b"x")
+    assert dropping.seen == [(1, method), (1, method)]  # the caller decides (the outbox finds a create again)

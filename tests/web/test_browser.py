@@ -4,18 +4,17 @@ free/busy through the API at each step."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
+from creneau.serving import serve_in_thread
 from creneau.store.models import Researcher
 from tests.conftest import RESEARCHER_PASSWORD
-from tests.servers import RunningServer, free_port, wait_until
+from tests.servers import RunningServer
 from tests.web.conftest import RADICALE_PASSWORD, RADICALE_USER, TODAY
 
 pytestmark = pytest.mark.browser
@@ -34,14 +33,9 @@ TIMEOUT_MS = 30_000
 
 @pytest.fixture
 def live_server(app: FastAPI) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    wait_until(lambda: server.started, timeout=20, what="uvicorn")
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=20)
+    running = serve_in_thread(app, name="uvicorn")
+    yield running.url
+    running.stop()
 
 
 @pytest.fixture

@@ -120,6 +120,12 @@ def run_demo(
         console.print(
             f"A colleague in the demo workspace: {COLLEAGUE_EMAIL} / {COLLEAGUE_PASSWORD}", highlight=False
         )
-        uvicorn.run(create_app(runtime), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.run(
+            create_app(runtime),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            timeout_keep_alive=settings.keep_alive_seconds,
+        )
     finally:
         info.stop()

@@ -1,19 +1,7 @@
-"""The one HTTP client every provider uses: timeouts, an SSRF guard, and error mapping.
+"""The one HTTP client every provider uses: timeouts, the SSRF guard (:mod:`.netguard`), redirects we follow
+ourselves, error mapping, and one more try for a read whose kept-alive connection broke.
 
-Server URLs come from users and are fetched by our server, so a URL must not become a door into the
-operator's network. Before each connection (and again for each redirect, which we follow ourselves) the host
-name is resolved and every address checked: loopback, private, link-local, multicast, reserved and unspecified
-addresses are refused unless they fall inside ``NetworkPolicy.allowed_private_networks``.
-
-What we chose against DNS rebinding: the check happens **where the socket is opened**. The client's transport
-(:class:`GuardedTransport`) gives httpcore a network backend that resolves the name itself, refuses the
-connection if *any* resolved address is forbidden, and then connects to one of the addresses it has just
-checked — never to a name resolved a second time. TLS still verifies the certificate and sends SNI for the
-host name of the URL (httpcore starts TLS with the origin's host), so HTTPS is unaffected. :func:`request`
-additionally checks each URL (each redirect hop) before sending it, so the guard also holds when a test or a
-caller plugs in another transport, and so a refused redirect fails before any byte is sent.
-
-Other choices: environment proxies are ignored (``trust_env=False``) because a proxy would connect for us and
+Choices: environment proxies are ignored (``trust_env=False``) because a proxy would connect for us and
 defeat the guard; credentials go to the account's own origin and to HTTPS URLs, never in clear text to another
 origin (a redirect, or an href a server points us to); URLs appear in error messages without their user-info
 and query, and passwords never do. Name resolution uses the system resolver, which has no timeout of ours.
@@ -22,26 +10,22 @@ and query, and passwords never do. Name resolution uses the system resolver, whi
 from __future__ import annotations
 
 import email.utils
-import functools
-import ipaddress
 import json
-import socket
-import ssl
-from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import httpcore
 import httpx
 
-from creneau.errors import (
-    AddressForbidden,
-    ProviderError,
-    RateLimited,
-    ServerUnreachable,
-    TransientProviderError,
+from creneau.calendars.providers.netguard import (
+    GuardedTransport,
+    NetworkPolicy,
+    check_address,
+    check_url,
+    redact,
+    resolve_checked,
 )
+from creneau.errors import ProviderError, RateLimited, ServerUnreachable, TransientProviderError
 
 __all__ = [
     "MAX_REDIRECTS",
@@ -59,202 +43,9 @@ __all__ = [
 
 MAX_REDIRECTS = 5
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-@dataclass(frozen=True)
-class NetworkPolicy:
-    """How providers may reach servers. ``event_hooks`` go to httpx as is (a benchmark counts requests)."""
-
-    allowed_private_networks: tuple[str, ...] = ()
-    timeout: float = 20.0
-    event_hooks: dict[str, list[Callable[..., Any]]] | None = None
-    user_agent: str = "creneau/0.1"
-
-    def networks(self) -> tuple[IPNetwork, ...]:
-        return tuple(ipaddress.ip_network(net, strict=False) for net in self.allowed_private_networks)
-
-
-# -- the address guard -------------------------------------------------------------------------------------
-
-
-def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
-    """IPv4 addresses an IPv6 address carries (mapped, 6to4, Teredo), which must pass the same check."""
-    found = [ip.ipv4_mapped, ip.sixtofour]
-    if ip.teredo is not None:
-        found.extend(ip.teredo)
-    return [v4 for v4 in found if v4 is not None]
-
-
-def _is_public(ip: IPAddress) -> bool:
-    if not ip.is_global or ip.is_multicast or ip.is_reserved or ip.is_unspecified:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address):
-        return all(_is_public(v4) for v4 in _embedded_ipv4(ip))
-    return True
-
-
-def check_address(ip: IPAddress, networks: Iterable[IPNetwork]) -> None:
-    """:raises AddressForbidden: when ``ip`` is not public and lies in none of ``networks``."""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if _is_public(ip) or any(ip.version == net.version and ip in net for net in networks):
-        return
-    raise AddressForbidden(
-        f"the server address {ip} is in a private or reserved network; creneau refuses to connect to it "
-        "(an administrator can allow that network with CRENEAU_ALLOWED_PRIVATE_NETWORKS)"
-    )
-
-
-def _resolve(host: str, port: int) -> list[IPAddress]:
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise ServerUnreachable(f"cannot resolve the server name {host!r}: {exc}") from exc
-    addresses: list[IPAddress] = []
-    for info in infos:
-        ip = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])  # drop an IPv6 zone id
-        if ip not in addresses:
-            addresses.append(ip)
-    return addresses
-
-
-def resolve_checked(host: str, port: int, networks: Iterable[IPNetwork]) -> list[IPAddress]:
-    """Resolve ``host`` and check every address it has (one bad address refuses them all)."""
-    nets = tuple(networks)
-    addresses = _resolve(host.strip("[]"), port)
-    for ip in addresses:
-        check_address(ip, nets)
-    return addresses
-
-
-def check_url(url: httpx.URL, policy: NetworkPolicy) -> None:
-    """Refuse a URL whose scheme is not HTTP(S) or whose host resolves into a forbidden network."""
-    if url.scheme not in ("http", "https"):
-        raise AddressForbidden(f"only http:// and https:// server URLs are supported, not {url.scheme!r}")
-    if not url.host:
-        raise AddressForbidden(f"the URL {redact(url)} has no host name")
-    port = url.port or (443 if url.scheme == "https" else 80)
-    resolve_checked(url.host, port, policy.networks())
-
-
-class _GuardedBackend(httpcore.NetworkBackend):
-    """Resolves, checks, then connects to the checked address itself: no second DNS answer is trusted."""
-
-    def __init__(self, networks: tuple[IPNetwork, ...]) -> None:
-        self._networks = networks
-        self._backend = httpcore.SyncBackend()
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.NetworkStream:
-        addresses = resolve_checked(host, port, self._networks)
-        last: Exception = httpcore.ConnectError(f"no address for {host}")
-        for ip in addresses:
-            try:
-                return self._backend.connect_tcp(str(ip), port, timeout, local_address, socket_options)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                last = exc
-        raise last
-
-    def sleep(self, seconds: float) -> None:
-        self._backend.sleep(seconds)
-
-
-_HTTPCORE_ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
-    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
-    (httpcore.ReadTimeout, httpx.ReadTimeout),
-    (httpcore.WriteTimeout, httpx.WriteTimeout),
-    (httpcore.PoolTimeout, httpx.PoolTimeout),
-    (httpcore.ConnectError, httpx.ConnectError),
-    (httpcore.ReadError, httpx.ReadError),
-    (httpcore.WriteError, httpx.WriteError),
-    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
-    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
-    (httpcore.ProtocolError, httpx.ProtocolError),
-    (httpcore.NetworkError, httpx.NetworkError),
-    (httpcore.TimeoutException, httpx.TimeoutException),
-)
-
-
-class _Stream(httpx.SyncByteStream):
-    def __init__(self, stream: Iterable[bytes], close: Callable[[], None]) -> None:
-        self._stream = stream
-        self._close = close
-
-    def __iter__(self) -> Any:
-        yield from self._stream
-
-    def close(self) -> None:
-        self._close()
-
-
-@functools.cache
-def _ssl_context() -> ssl.SSLContext:
-    """One verifying context for every client: loading the CA store costs tens of milliseconds, and a
-    context is safe to share between connections and threads once configured."""
-    return ssl.create_default_context()
-
-
-class GuardedTransport(httpx.BaseTransport):
-    """An httpx transport over an httpcore pool whose connections go through :class:`_GuardedBackend`."""
-
-    def __init__(self, policy: NetworkPolicy) -> None:
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=_ssl_context(),
-            max_connections=20,
-            max_keepalive_connections=10,
-            keepalive_expiry=30.0,
-            network_backend=_GuardedBackend(policy.networks()),
-        )
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        assert isinstance(request.stream, httpx.SyncByteStream)
-        core_request = httpcore.Request(
-            method=request.method,
-            url=httpcore.URL(
-                scheme=request.url.raw_scheme,
-                host=request.url.raw_host,
-                port=request.url.port,
-                target=request.url.raw_path,
-            ),
-            headers=request.headers.raw,
-            content=request.stream,
-            extensions=request.extensions,
-        )
-        try:
-            response = self._pool.handle_request(core_request)
-        except ProviderError:
-            raise  # AddressForbidden / ServerUnreachable from the guard
-        except Exception as exc:
-            mapped = _to_httpx(exc, request)
-            if mapped is None:
-                raise
-            raise mapped from exc
-        assert isinstance(response.stream, Iterable)
-        return httpx.Response(
-            status_code=response.status,
-            headers=response.headers,
-            stream=_Stream(response.stream, response.close),
-            extensions=response.extensions,
-        )
-
-    def close(self) -> None:
-        self._pool.close()
-
-
-def _to_httpx(exc: Exception, request: httpx.Request) -> httpx.TransportError | None:
-    for core_type, httpx_type in _HTTPCORE_ERRORS:
-        if isinstance(exc, core_type):
-            return httpx_type(str(exc), request=request)
-    return None
+_READS = frozenset({"GET", "HEAD", "OPTIONS", "PROPFIND", "REPORT"})
+# A connection that broke before an answer came: closed or reset by the server (not a timeout).
+_DROPPED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 
 
 def make_client(
@@ -278,12 +69,6 @@ def make_client(
 # -- requests, redirects and error mapping ---------------------------------------------------------------
 
 
-def redact(url: httpx.URL | str) -> str:
-    """``url`` without user-info and query, fit for messages and logs."""
-    parsed = httpx.URL(str(url))
-    return str(parsed.copy_with(username=None, password=None, query=None, fragment=None))
-
-
 def request(
     client: httpx.Client,
     method: str,
@@ -294,12 +79,18 @@ def request(
     content: bytes | None = None,
     accept: Collection[int] = (),
     trusted_origin: str | httpx.URL | None = None,
+    idempotent: bool | None = None,
 ) -> httpx.Response:
     """Send one request, following up to :data:`MAX_REDIRECTS` redirects, each target checked first.
 
     The returned response is read; its ``url`` is the final one. Statuses in ``accept`` are returned as
     they are. The client's credentials go to ``trusted_origin`` (default: ``url``'s origin) and to any HTTPS
-    URL, never in clear text to another origin (a redirect or an href pointing elsewhere). Otherwise:
+    URL, never in clear text to another origin (a redirect or an href pointing elsewhere).
+
+    A request that only reads (``idempotent``; by default GET, HEAD, OPTIONS, PROPFIND and REPORT; a POST
+    that only asks, like Google's freeBusy, says so) is sent once more on a new connection when the
+    connection breaks before any answer: a server may close a kept-alive connection just as we reuse it.
+    A write is never sent twice by us; its caller decides (the outbox finds a lost create again). Otherwise:
 
     :raises AddressForbidden: when the URL or a redirect target is in a forbidden network
     :raises ServerUnreachable: on DNS failure, refused connection, TLS error or timeout
@@ -311,8 +102,12 @@ def request(
     for _hop in range(MAX_REDIRECTS + 1):
         check_url(target, policy)
         send_auth = _origin(target) == auth_origin or target.scheme == "https"
+        retry = idempotent if idempotent is not None else method in _READS
         response = _send(
-            client, client.build_request(method, target, headers=headers, content=content), send_auth
+            client,
+            client.build_request(method, target, headers=headers, content=content),
+            send_auth,
+            retry_dropped=retry,
         )
         if response.status_code not in _REDIRECTS or "location" not in response.headers:
             _raise_for_status(response, accept)
@@ -326,17 +121,29 @@ def _origin(url: httpx.URL) -> tuple[str, str, int]:
     return (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
 
 
-def _send(client: httpx.Client, req: httpx.Request, send_auth: bool) -> httpx.Response:
+def _send(
+    client: httpx.Client, req: httpx.Request, send_auth: bool, *, retry_dropped: bool
+) -> httpx.Response:
     where = redact(req.url)
     try:
-        response = client.send(req) if send_auth else client.send(req, auth=None)
-        response.read()
+        try:
+            response = _send_once(client, req, send_auth)
+        except _DROPPED:
+            if not retry_dropped:
+                raise
+            response = _send_once(client, req, send_auth)  # the broken connection has left the pool
     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
         raise ServerUnreachable(f"cannot connect to {where}: {_reason(exc)}") from exc
     except httpx.TimeoutException as exc:
         raise ServerUnreachable(f"{where} did not answer in time") from exc
     except httpx.TransportError as exc:
         raise TransientProviderError(f"the connection to {where} failed: {_reason(exc)}") from exc
+    return response
+
+
+def _send_once(client: httpx.Client, req: httpx.Request, send_auth: bool) -> httpx.Response:
+    response = client.send(req) if send_auth else client.send(req, auth=None)
+    response.read()
     return response
 
 

@@ -11,12 +11,8 @@
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
-import time
 from dataclasses import dataclass
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -25,8 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from creneau.emulators.google import api, control, oauth
 from creneau.emulators.google.errors import ApiError
 from creneau.emulators.google.state import GoogleState
-
-START_TIMEOUT = 10.0
+from creneau.serving import BackgroundServer, serve_in_thread
 
 
 class _Faults:
@@ -69,8 +64,7 @@ def build_app(state: GoogleState) -> ASGIApp:
 class RunningEmulator:
     url: str  # http://127.0.0.1:PORT
     state: GoogleState
-    _server: uvicorn.Server
-    _thread: threading.Thread
+    _server: BackgroundServer
 
     @property
     def api_url(self) -> str:
@@ -78,30 +72,15 @@ class RunningEmulator:
         return f"{self.url}/calendar/v3"
 
     def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=START_TIMEOUT)
+        self._server.stop()
         self.state.notifier.close()
 
 
 def start(*, port: int = 0, state: GoogleState | None = None) -> RunningEmulator:
     """Serve a (new or given) state on 127.0.0.1:``port`` (0: a free one); return once it answers."""
     state = state or GoogleState()
-    # proto=IPPROTO_TCP: asyncio then sets TCP_NODELAY on accepted connections (else ~40 ms per request)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    state.base_url = url
-    config = uvicorn.Config(build_app(state), log_level="warning", lifespan="off", access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="google-emulator", daemon=True
+    server = serve_in_thread(
+        build_app(state), name="google-emulator", port=port, lifespan="off", access_log=False
     )
-    thread.start()
-    deadline = time.monotonic() + START_TIMEOUT
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            server.should_exit = True
-            raise RuntimeError("the Google emulator did not start")
-        time.sleep(0.01)
-    return RunningEmulator(url, state, server, thread)
+    state.base_url = server.url
+    return RunningEmulator(server.url, state, server)

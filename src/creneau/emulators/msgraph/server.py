@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
@@ -20,6 +17,7 @@ from creneau.emulators.msgraph import api, control, events, oauth, subscriptions
 from creneau.emulators.msgraph.push import Notifier
 from creneau.emulators.msgraph.state import EmulatorError, GraphState
 from creneau.emulators.msgraph.web import error_response
+from creneau.serving import BackgroundServer, serve_in_thread
 
 _FAULT_CODES = {
     429: "TooManyRequests",
@@ -62,8 +60,7 @@ class RunningEmulator:
     url: str
     state: GraphState
     notifier: Notifier
-    _server: uvicorn.Server
-    _thread: threading.Thread
+    _server: BackgroundServer
 
     @property
     def graph_url(self) -> str:
@@ -73,8 +70,7 @@ class RunningEmulator:
         return f"{self.url}/{tenant}/oauth2/v2.0"
 
     def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
+        self._server.stop()
         self.notifier.stop()
 
 
@@ -83,23 +79,14 @@ def start(*, state: GraphState | None = None, port: int = 0, host: str = "127.0.
     state = state or GraphState()
     notifier = Notifier(state)
     notifier.attach()
-    # proto=IPPROTO_TCP: asyncio then sets TCP_NODELAY on accepted connections (else ~40 ms per request)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    config = uvicorn.Config(create_app(state, notifier), log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="msgraph-emulator"
-    )
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the Microsoft Graph emulator did not start")
-        time.sleep(0.01)
-    bound_port = sock.getsockname()[1]
-    return RunningEmulator(f"http://{host}:{bound_port}", state, notifier, server, thread)
+    try:
+        server = serve_in_thread(
+            create_app(state, notifier), name="msgraph-emulator", host=host, port=port, lifespan="off"
+        )
+    except BaseException:
+        notifier.stop()
+        raise
+    return RunningEmulator(server.url, state, notifier, server)
 
 
 def main() -> None:  # pragma: no cover - `python -m creneau.emulators.msgraph.server` for a manual look

@@ -90,8 +90,10 @@ class GoogleSession:
         body: Any = None,
         headers: Mapping[str, str] | None = None,
         accept: Collection[int] = (),
+        idempotent: bool | None = None,
     ) -> httpx.Response:
-        """Send one request; answers in ``accept`` (and 2xx) come back, others raise via :func:`failure`."""
+        """Send one request; answers in ``accept`` (and 2xx) come back, others raise via :func:`failure`.
+        ``idempotent`` marks a POST that only reads (:func:`~creneau.calendars.providers.http.request`)."""
         url = httpx.URL(f"{self.base}/{path}", params=dict(params or {}))
         content, all_headers = json_request(body, headers)
         response = request(
@@ -103,6 +105,7 @@ class GoogleSession:
             content=content,
             accept=(429, *accept),
             trusted_origin=self.base,
+            idempotent=idempotent,
         )
         if response.status_code < 300 or response.status_code in accept:
             return response

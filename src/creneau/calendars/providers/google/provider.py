@@ -119,7 +119,7 @@ class GoogleProvider(CalendarProvider):
                 "timeMax": _rfc3339(window.end),
                 "items": [{"id": c} for c in chunk],
             }
-            answer = self._session.json("POST", "freeBusy", body=body).get("calendars") or {}
+            answer = self._session.json("POST", "freeBusy", body=body, idempotent=True).get("calendars") or {}
             for calendar_id in chunk:
                 found += _busy_events(calendar_id, answer.get(calendar_id))
         return found

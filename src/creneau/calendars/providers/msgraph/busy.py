@@ -64,7 +64,11 @@ def schedule(session: GraphSession, email: str, window: Interval) -> list[Remote
         "availabilityViewInterval": 15,
     }
     response = session.send(
-        "POST", session.url("me/calendar/getSchedule"), body=body, headers={"Prefer": UTC_PREFERENCE}
+        "POST",
+        session.url("me/calendar/getSchedule"),
+        body=body,
+        headers={"Prefer": UTC_PREFERENCE},
+        idempotent=True,  # it only reads
     )
     found: list[RemoteEvent] = []
     for info in session.json(response).get("value") or []:

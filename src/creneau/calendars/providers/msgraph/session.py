@@ -121,8 +121,10 @@ class GraphSession:
         body: Json | None = None,
         headers: Mapping[str, str] | None = None,
         accept: Collection[int] = (),
+        idempotent: bool | None = None,
     ) -> httpx.Response:
-        """One request. 2xx and statuses in ``accept`` are returned; others raise (:func:`failure`)."""
+        """One request. 2xx and statuses in ``accept`` are returned; others raise (:func:`failure`).
+        ``idempotent`` marks a POST that only reads (:func:`~creneau.calendars.providers.http.request`)."""
         target = httpx.URL(url)
         if (target.scheme, target.host, target.port) != (
             self._origin.scheme,
@@ -142,6 +144,7 @@ class GraphSession:
             content=content,
             accept=(429, 500, 502, 503, 504),
             trusted_origin=self.base,
+            idempotent=idempotent,
         )
         if response.is_success or response.status_code in accept:
             return response
