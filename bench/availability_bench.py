@@ -36,13 +36,11 @@ import os
 import pstats
 import random
 import re
-import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -57,9 +55,9 @@ from zoneinfo import ZoneInfo
 
 import httpx
 from fastapi.responses import JSONResponse
-from sqlalchemy import Select, create_engine, event, insert, select
-from sqlalchemy.engine import make_url
+from sqlalchemy import Select, event, insert, select
 
+from benchkit import fresh_database, machine
 from creneau.calendars.freebusy import busy_periods
 from creneau.config import Settings
 from creneau.demo.radicale import free_loopback_port
@@ -106,28 +104,6 @@ def bench_settings(var_dir: Path, database_url: str) -> Settings:
         run_background_jobs=False,
         booking_page_sync_seconds=0,
     )
-
-
-@contextmanager
-def fresh_database(server_url: str, var_dir: Path) -> Iterator[str]:
-    """A SQLite file in ``var_dir`` (empty ``server_url``), or a new database on that PostgreSQL server,
-    dropped on the way out."""
-    if not server_url:
-        yield f"sqlite:///{(var_dir / 'creneau.sqlite3').resolve()}"
-        return
-    admin = make_url(server_url)
-    name = f"creneau_bench_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        try:
-            yield admin.set(database=name).render_as_string(hide_password=False)
-        finally:
-            with engine.connect() as conn:
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        engine.dispose()
 
 
 @dataclass
@@ -676,39 +652,6 @@ def ratios(results: list[Result]) -> list[str]:
     return lines
 
 
-def machine(server_url: str) -> str:
-    from importlib.metadata import version
-    from platform import python_version
-
-    cpuinfo = Path("/proc/cpuinfo").read_text()
-    cpu = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.M)
-    mem = re.search(r"^MemTotal:\s+(\d+) kB", Path("/proc/meminfo").read_text(), re.M)
-    ram = f"{int(mem.group(1)) / 1024 / 1024:.1f} GiB RAM" if mem else "RAM unknown"
-    if server_url:
-        engine = create_engine(server_url)
-        with engine.connect() as conn:
-            database = "PostgreSQL " + str(conn.exec_driver_sql("SHOW server_version").scalar())
-        engine.dispose()
-        database += f" (psycopg {version('psycopg')})"
-    else:
-        database = f"SQLite {sqlite3.sqlite_version}"
-    return (
-        f"{len(os.sched_getaffinity(0))} CPUs (nproc), {cpu.group(1) if cpu else 'CPU unknown'}, {ram}; "
-        f"Python {python_version()}, {database}, SQLAlchemy {version('sqlalchemy')}, "
-        f"uvicorn {version('uvicorn')} (1 process), creneau {git_revision()}"
-    )
-
-
-def git_revision() -> str:
-    def git(*args: str) -> str:
-        cmd = ["git", "--no-optional-locks", *args]
-        done = subprocess.run(cmd, cwd=Path(__file__).parent, capture_output=True, text=True, check=False)
-        return done.stdout.strip()
-
-    dirty = " + uncommitted changes" if git("status", "--porcelain", "--untracked-files=no") else ""
-    return (git("rev-parse", "--short", "HEAD") or "unknown") + dirty
-
-
 # ---- main ---------------------------------------------------------------------------------------------
 
 
@@ -749,7 +692,8 @@ def main() -> None:
         f"query plan at {results[-1].size:,}: {shorten(results[-1].inside.plan, 600, placeholder=' ...')}",
     ]
     print(f"\n## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: availability, {backend}\n")
-    print(f"Machine: {machine(args.database_url)}. Whole run: {time.perf_counter() - started:.0f} s.\n")
+    host = machine(packages=("sqlalchemy", "uvicorn"), database_url=args.database_url)
+    print(f"Machine: {host}. Whole run: {time.perf_counter() - started:.0f} s.\n")
     print(render(results) + "\n\n" + "\n".join(f"- {note}" for note in notes))
     if profiled:
         print(f"\ncProfile of offered_slots() at {max(args.sizes):,} occurrences:\n\n{profiled}")

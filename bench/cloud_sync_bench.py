@@ -56,13 +56,10 @@ import pstats
 import random
 import resource
 import statistics
-import subprocess
 import tempfile
 import time
-import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
@@ -74,9 +71,9 @@ from zoneinfo import ZoneInfo
 
 import httpx
 from cryptography.fernet import Fernet
-from sqlalchemy import create_engine, func, select
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 
+from benchkit import fresh_database, machine
 from creneau.calendars.context import EngineContext
 from creneau.calendars.sync import SyncReport, sync_account
 from creneau.config import Settings
@@ -500,28 +497,6 @@ def bench_settings(var_dir: Path, database_url: str, batch_size: int) -> Setting
     )
 
 
-@contextmanager
-def fresh_database(server_url: str, var_dir: Path) -> Iterator[str]:
-    """A SQLite file in ``var_dir`` (empty ``server_url``), or a new database on that PostgreSQL server,
-    dropped on the way out (as in availability_bench.py)."""
-    if not server_url:
-        yield f"sqlite:///{(var_dir / 'creneau.sqlite3').resolve()}"
-        return
-    admin = make_url(server_url)
-    name = f"creneau_bench_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        try:
-            yield admin.set(database=name).render_as_string(hide_password=False)
-        finally:
-            with engine.connect() as conn:
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        engine.dispose()
-
-
 class RequestLog:
     """httpx event hooks: every request creneau sends (by kind) and the size of every answer."""
 
@@ -807,29 +782,6 @@ def profiles(emulators: dict[str, EmulatorProcess], args: argparse.Namespace, to
     return "\n".join(out)
 
 
-def machine() -> str:
-    from importlib.metadata import version
-    from platform import python_version
-
-    mem = Path("/proc/meminfo").read_text().split("\n")[0].split()[1]
-    return (
-        f"{len(os.sched_getaffinity(0))} CPUs (nproc), {int(mem) / 1024 / 1024:.1f} GiB RAM; "
-        f"Python {python_version()}, "
-        f"SQLAlchemy {version('sqlalchemy')}, httpx {version('httpx')}, uvicorn {version('uvicorn')}; "
-        f"creneau {git_revision()}; 1-minute load average {os.getloadavg()[0]:.1f}"
-    )
-
-
-def git_revision() -> str:
-    def git(*args: str) -> str:
-        where = Path(__file__).resolve().parent
-        done = subprocess.run(["git", *args], cwd=where, capture_output=True, text=True, check=False)
-        return done.stdout.strip()
-
-    dirty = " + uncommitted changes" if git("status", "--porcelain", "--untracked-files=no") else ""
-    return (git("rev-parse", "--short", "HEAD") or "unknown") + dirty
-
-
 # ---- main --------------------------------------------------------------------------------------------------
 
 
@@ -886,7 +838,8 @@ def main() -> None:
         for emulator in emulators.values():
             emulator.stop()
     database = "PostgreSQL" if args.database_url else "SQLite"
-    print(f"\n{database}, batch size {args.batch_size}; {machine()} (load {load:.1f} at the start).")
+    host = machine(packages=("sqlalchemy", "httpx", "uvicorn"))
+    print(f"\n{database}, batch size {args.batch_size}; {host} (load {load:.1f} at the start).")
     print(f"Whole run: {seconds:.0f} s.\n")
     print(summarize(steps, args.sizes))
     print(f"\nRound {args.rounds} in full:\n")

@@ -51,10 +51,7 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from multiprocessing.connection import Connection as Pipe
@@ -63,9 +60,9 @@ from typing import Any
 
 import httpx
 from cryptography.fernet import Fernet
-from sqlalchemy import create_engine, select
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
 
+from benchkit import fresh_database, machine
 from creneau.config import Settings
 from creneau.runtime import Runtime, build_runtime
 from creneau.scheduling.studies import create_session, create_study
@@ -224,28 +221,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-@contextmanager
-def fresh_database(server_url: str, var_dir: Path) -> Iterator[str]:
-    """A SQLite file in ``var_dir`` (empty ``server_url``), or a new database on that PostgreSQL server,
-    dropped on the way out."""
-    if not server_url:
-        yield f"sqlite:///{(var_dir / 'creneau.sqlite3').resolve()}"
-        return
-    admin = make_url(server_url)
-    name = f"creneau_bench_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        try:
-            yield admin.set(database=name).render_as_string(hide_password=False)
-        finally:
-            with engine.connect() as conn:
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        engine.dispose()
 
 
 def server_environment(
@@ -543,28 +518,6 @@ def render(changes: list[Change], providers: list[str], request_ms: dict[str, li
     return "\n".join(lines)
 
 
-def machine() -> str:
-    from importlib.metadata import version
-    from platform import python_version
-
-    mem = Path("/proc/meminfo").read_text().split("\n")[0].split()[1]
-    return (
-        f"{len(os.sched_getaffinity(0))} CPUs (nproc), {int(mem) / 1024 / 1024:.1f} GiB RAM; "
-        f"Python {python_version()}, uvicorn {version('uvicorn')}, httpx {version('httpx')}; "
-        f"creneau {git_revision()}"
-    )
-
-
-def git_revision() -> str:
-    def git(*args: str) -> str:
-        where = Path(__file__).resolve().parent
-        done = subprocess.run(["git", *args], cwd=where, capture_output=True, text=True, check=False)
-        return done.stdout.strip()
-
-    dirty = " + uncommitted changes" if git("status", "--porcelain", "--untracked-files=no") else ""
-    return (git("rev-parse", "--short", "HEAD") or "unknown") + dirty
-
-
 # ---- main --------------------------------------------------------------------------------------------------
 
 
@@ -650,8 +603,9 @@ def main() -> None:
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)
     database = "PostgreSQL" if args.database_url else "SQLite"
+    host = machine(packages=("uvicorn", "httpx"))
     print(
-        f"\n{database}; {machine()}; load {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end. "
+        f"\n{database}; {host}; load {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end. "
         f"Whole run: {time.perf_counter() - started:.0f} s; page read every {args.poll_ms:.0f} ms; "
         f"{args.events} events per calendar."
     )

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import httpx
 
+from benchkit import machine
 from creneau.demo.radicale import free_loopback_port, start_radicale, stop_radicale, storage_folder
 
 BENCH = Path(__file__).resolve().parent
@@ -314,30 +315,6 @@ def summarize(rounds: list[list[Row]]) -> str:
     return "\n".join(lines)
 
 
-def machine() -> str:
-    from importlib.metadata import version
-    from platform import python_version
-
-    cpuinfo = Path("/proc/cpuinfo").read_text()
-    cpu = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.M)
-    mem = re.search(r"^MemTotal:\s+(\d+) kB", Path("/proc/meminfo").read_text(), re.M)
-    ram = f"{int(mem.group(1)) / 1024 / 1024:.1f} GiB RAM" if mem else "RAM unknown"
-    return (
-        f"{len(os.sched_getaffinity(0))} CPUs (nproc), {cpu.group(1) if cpu else 'CPU unknown'}, {ram}; "
-        f"Python {python_version()}, Radicale {version('radicale')}, icalendar {version('icalendar')}, "
-        f"creneau {git_revision()}; 1-minute load average {os.getloadavg()[0]:.1f} at the end"
-    )
-
-
-def git_revision() -> str:
-    def git(*args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=BENCH.parent, capture_output=True, text=True, check=False)
-        return done.stdout.strip()
-
-    dirty = " + uncommitted changes" if git("status", "--porcelain", "--untracked-files=no") else ""
-    return (git("rev-parse", "--short", "HEAD") or "unknown") + dirty
-
-
 def append_results(table: str, *, events: int, listed: int, seconds: float, notes: list[str]) -> Path:
     path = BENCH / "RESULTS.md"
     if not path.exists():
@@ -346,7 +323,8 @@ def append_results(table: str, *, events: int, listed: int, seconds: float, note
         )
     now = datetime.now(UTC)
     head = f"\n## {now:%Y-%m-%d %H:%M} UTC: {events} events ({listed} listed by Radicale)\n\n"
-    body = f"Machine: {machine()}. Whole run: {seconds:.0f} s.\n\n{table}\n"
+    host = machine(packages=("radicale", "icalendar"))
+    body = f"Machine: {host}. Whole run: {seconds:.0f} s.\n\n{table}\n"
     with path.open("a") as f:
         f.write(head + body + "".join(f"\n- {note}" for note in notes) + ("\n" if notes else ""))
     return path

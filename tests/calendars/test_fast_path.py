@@ -16,10 +16,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from bench.bench_data import bench_event
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bench_data import bench_event
 from creneau.calendars.ical import MalformedObject, ParsedObject, busy_occurrences, parse
 from creneau.calendars.ical._parse import parse_with_icalendar
 from creneau.demo.icsgen import Days

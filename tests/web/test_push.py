@@ -28,7 +28,7 @@ from creneau.emulators import google as google_emulator
 from creneau.emulators import msgraph as graph_emulator
 from creneau.runtime import Runtime
 from creneau.store.models import BusyOccurrence, CalendarAccount, PushChannel, Researcher
-from tests.cloud import LiveApp, consent, point_settings_at
+from tests.cloud import CLIENT_ID, LiveApp, consent, point_settings_at
 from tests.conftest import RESEARCHER_PASSWORD
 from tests.servers import wait_until
 from tests.web.conftest import csrf_of
@@ -478,7 +478,7 @@ def test_graph_lifecycle_notifications(runtime: Runtime, browser: httpx.Client, 
 # -- 4. deleting the account stops its channels --------------------------------------------------------------
 
 
-def test_deleting_the_account_stops_its_channels(
+def test_deleting_the_account_stops_its_channels_and_revokes_google_access(
     runtime: Runtime, browser: httpx.Client, emulators: Emulators
 ) -> None:
     accounts = [connected(runtime, browser, emulators, c, "deleted") for c in ("google", "office365")]
@@ -496,6 +496,15 @@ def test_deleting_the_account_stops_its_channels(
         (channel,) = channels[account.id]
         assert not live_remote(emulators, channel), f"{account.provider} channel still open"
         assert channels_of(runtime, account.id) == []
+    # Google also forgets creneau's grant (Microsoft has no revocation endpoint for it).
+    google, _ = emulators
+    with google.state.lock:
+        ours = [
+            t
+            for t in google.state.accounts.tokens.values()
+            if t.email == accounts[0].username and t.client_id == CLIENT_ID
+        ]
+    assert {t.kind for t in ours} == {"refresh", "access"} and all(t.revoked for t in ours)
 
 
 # -- 5. polling: no push address, or a channel that cannot be opened ----------------------------------------
