@@ -1,4 +1,5 @@
-"""What every benchmark here needs: a throwaway database, and the machine line of bench/RESULTS.md.
+"""What the benchmarks here share: a throwaway database, an object living in a child process (an emulator,
+so that its CPU is not counted as creneau's), and the machine line of bench/RESULTS.md.
 
 The scripts are run as ``python bench/<name>.py``, which puts this folder on ``sys.path``:
 ``from benchkit import fresh_database, machine``.
@@ -6,21 +7,24 @@ The scripts are run as ``python bench/<name>.py``, which puts this folder on ``s
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import re
 import sqlite3
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib.metadata import version
+from multiprocessing.connection import Connection
 from pathlib import Path
 from platform import python_version
+from typing import Any
 
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
-__all__ = ["fresh_database", "git_revision", "machine"]
+__all__ = ["ChildProcess", "fresh_database", "git_revision", "machine"]
 
 
 @contextmanager
@@ -43,6 +47,50 @@ def fresh_database(server_url: str, var_dir: Path) -> Iterator[str]:
                 conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         engine.dispose()
+
+
+class ChildProcess:
+    """An object built by ``factory`` in a spawned process, whose methods are called through a pipe:
+    ``call("seed", size=5000)``. ``call("cpu")`` is the child's CPU seconds (user + system); ``stop()`` calls
+    the object's own ``stop()`` and ends the process. An exception in the child is a RuntimeError here."""
+
+    def __init__(self, factory: Callable[[], Any], name: str) -> None:
+        context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
+        self._pipe, child = context.Pipe()
+        self._process = context.Process(target=_serve, args=(factory, child), name=name, daemon=True)
+        self._process.start()
+
+    def call(self, operation: str, **arguments: Any) -> Any:
+        self._pipe.send((operation, arguments))
+        ok, result = self._pipe.recv()
+        if not ok:
+            raise RuntimeError(f"{self._process.name}: {operation} failed: {result}")
+        return result
+
+    def stop(self) -> None:
+        try:
+            self.call("stop")
+        finally:
+            self._process.join(timeout=10)
+
+
+def _serve(factory: Callable[[], Any], pipe: Connection) -> None:
+    """The child: answers (operation, arguments) messages until "stop"."""
+    target = factory()
+    while True:
+        operation, arguments = pipe.recv()
+        try:
+            if operation == "stop":
+                target.stop()
+                pipe.send((True, None))
+                return
+            if operation == "cpu":
+                times = os.times()
+                pipe.send((True, times.user + times.system))
+                continue
+            pipe.send((True, getattr(target, operation)(**arguments)))
+        except Exception as exc:  # reported in the parent, which stops
+            pipe.send((False, f"{type(exc).__name__}: {exc}"))
 
 
 def machine(*, packages: tuple[str, ...], database_url: str | None = None) -> str:

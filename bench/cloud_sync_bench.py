@@ -48,13 +48,12 @@ from __future__ import annotations
 import argparse
 import cProfile
 import dataclasses
+import functools
 import io
 import json
-import multiprocessing
 import os
 import pstats
 import random
-import resource
 import statistics
 import tempfile
 import time
@@ -63,7 +62,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
-from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -73,7 +71,7 @@ import httpx
 from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 
-from benchkit import fresh_database, machine
+from benchkit import ChildProcess, fresh_database, machine
 from creneau.calendars.context import EngineContext
 from creneau.calendars.sync import SyncReport, sync_account
 from creneau.config import Settings
@@ -433,50 +431,6 @@ class Side:
             self.running = None
 
 
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _serve(kind: str, pipe: Pipe) -> None:
-    """The emulator process: answers (operation, arguments) messages until "stop"."""
-    side = Side(kind)
-    while True:
-        operation, arguments = pipe.recv()
-        try:
-            if operation == "stop":
-                side.stop()
-                pipe.send((True, None))
-                return
-            result = cpu_seconds() if operation == "cpu" else getattr(side, operation)(**arguments)
-            pipe.send((True, result))
-        except Exception as exc:  # reported in the parent, which stops
-            pipe.send((False, f"{type(exc).__name__}: {exc}"))
-
-
-class EmulatorProcess:
-    def __init__(self, kind: str) -> None:
-        context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
-        self._pipe, child = context.Pipe()
-        self._process = context.Process(
-            target=_serve, args=(kind, child), name=f"{kind}-emulator", daemon=True
-        )
-        self._process.start()
-
-    def call(self, operation: str, **arguments: Any) -> Any:
-        self._pipe.send((operation, arguments))
-        ok, result = self._pipe.recv()
-        if not ok:
-            raise RuntimeError(f"emulator: {operation} failed: {result}")
-        return result
-
-    def stop(self) -> None:
-        try:
-            self.call("stop")
-        finally:
-            self._process.join(timeout=10)
-
-
 # ---- creneau's side ----------------------------------------------------------------------------------------
 
 
@@ -623,7 +577,7 @@ def outcome(report: SyncReport) -> str:
 
 
 def run_size(
-    emulator: EmulatorProcess,
+    emulator: ChildProcess,
     provider: str,
     size: int,
     args: argparse.Namespace,
@@ -643,7 +597,7 @@ def run_size(
 
 
 def measure(
-    emulator: EmulatorProcess,
+    emulator: ChildProcess,
     runtime: Runtime,
     provider: str,
     size: int,
@@ -767,7 +721,7 @@ def summarize(steps: list[Step], sizes: list[int]) -> str:
     )
 
 
-def profiles(emulators: dict[str, EmulatorProcess], args: argparse.Namespace, today: date) -> str:
+def profiles(emulators: dict[str, ChildProcess], args: argparse.Namespace, today: date) -> str:
     """One more initial sync per provider at the largest size, under cProfile: top functions by own time."""
     size, out = max(args.sizes), []
     for provider, emulator in emulators.items():
@@ -821,7 +775,10 @@ def main() -> None:
     started = time.perf_counter()
     today = datetime.now(UTC).date()
     load = os.getloadavg()[0]
-    emulators = {provider: EmulatorProcess(provider) for provider in args.providers}
+    emulators = {
+        provider: ChildProcess(functools.partial(Side, provider), f"{provider}-emulator")
+        for provider in args.providers
+    }
     steps: list[Step] = []
     profiled = ""
     try:

@@ -39,9 +39,9 @@ Prints Markdown ready for bench/RESULTS.md. Exits non-zero when a change did not
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
-import multiprocessing
 import os
 import random
 import shutil
@@ -54,7 +54,6 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +61,7 @@ import httpx
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
-from benchkit import fresh_database, machine
+from benchkit import ChildProcess, fresh_database, machine
 from creneau.config import Settings
 from creneau.runtime import Runtime, build_runtime
 from creneau.scheduling.studies import create_session, create_study
@@ -170,48 +169,6 @@ class Side:
 
     def stop(self) -> None:
         self.running.stop()
-
-
-def _serve(kind: str, pipe: Pipe) -> None:
-    """The emulator process: answers (operation, arguments) messages until "stop"."""
-    side = Side(kind)
-    while True:
-        operation, arguments = pipe.recv()
-        try:
-            if operation == "stop":
-                side.stop()
-                pipe.send((True, None))
-                return
-            if operation == "cpu":
-                times = os.times()
-                pipe.send((True, times.user + times.system))
-                continue
-            pipe.send((True, getattr(side, operation)(**arguments)))
-        except Exception as exc:  # reported in the parent, which stops
-            pipe.send((False, f"{type(exc).__name__}: {exc}"))
-
-
-class EmulatorProcess:
-    def __init__(self, kind: str) -> None:
-        context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
-        self._pipe, child = context.Pipe()
-        self._process = context.Process(
-            target=_serve, args=(kind, child), name=f"{kind}-emulator", daemon=True
-        )
-        self._process.start()
-
-    def call(self, operation: str, **arguments: Any) -> Any:
-        self._pipe.send((operation, arguments))
-        ok, result = self._pipe.recv()
-        if not ok:
-            raise RuntimeError(f"emulator: {operation} failed: {result}")
-        return result
-
-    def stop(self) -> None:
-        try:
-            self.call("stop")
-        finally:
-            self._process.join(timeout=10)
 
 
 # ---- creneau: its database, then `creneau serve` -----------------------------------------------------------
@@ -429,7 +386,7 @@ def measure_one(
     client: httpx.Client,
     runtime: Runtime,
     server: Server,
-    emulator: EmulatorProcess,
+    emulator: ChildProcess,
     subject: Subject,
     index: int,
     today: date,
@@ -553,7 +510,7 @@ def main() -> None:
     rng = random.Random(args.seed)
     load = os.getloadavg()[0]
     folder = Path(tempfile.mkdtemp(prefix="push-bench-"))
-    emulators = {p: EmulatorProcess(p) for p in args.providers}
+    emulators = {p: ChildProcess(functools.partial(Side, p), f"{p}-emulator") for p in args.providers}
     server: Server | None = None
     changes: list[Change] = []
     request_ms: dict[str, list[float]] = {p: [] for p in args.providers}
