@@ -60,6 +60,10 @@ class MicrosoftGraphProvider(CalendarProvider):
         self._days = (days_back, days_ahead)
         self._fixed_window = sync_window
         self._account: account.Account | None = None
+        # The signed-in user's address, for the owner's ATTENDEE line of each event: the one creneau stored
+        # at connect time, so a sync does not read /me and /me/mailboxSettings again (2 of 4 requests).
+        username = connection.username.strip().lower()
+        self._owner: tuple[str, ...] = (username,) if "@" in username else ()
         self._calendars: dict[str, dict[str, object]] = {}  # id → Graph calendar JSON, as last read
         self._schedule_refused = False
 
@@ -109,7 +113,7 @@ class MicrosoftGraphProvider(CalendarProvider):
         options = sync.PullOptions(
             window=self.window(),
             page_size=self._page_size,
-            owner_emails=self._me().info.email_addresses,
+            owner_emails=self._owner or self._me().info.email_addresses,
             received=received,
             progress=progress,
         )
