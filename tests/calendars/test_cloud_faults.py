@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy
 
 from creneau.calendars import freebusy
 from creneau.calendars.sync import SyncReport, sync_account
@@ -326,3 +327,32 @@ def test_access_token_refused_early_is_refreshed_and_sync_goes_on(
     assert account_row(runtime, account_id).credentials != stored  # the new token is kept
     assert checked_sync(runtime, account_id, cloud).status == "ok"  # and works without another refresh
     assert runtime.ctx.tokens.refreshes == refreshes + 1
+
+
+def test_a_resync_with_nothing_new_does_not_read_the_stored_etags(
+    runtime: Runtime, researcher: Researcher, cloud: Cloud
+) -> None:
+    """The etags of a calendar's events are read only when the provider compares (a full listing, changes):
+    a quiet resync costs the same at 50 events as at 50,000."""
+    calendar = cloud.calendars[0]
+    world = World(cloud, seed=7, today=TODAY, calendars=[calendar])
+    world.seed(20)
+    account_id = add_account(runtime, researcher.id, cloud)
+    assert checked_sync(runtime, account_id, cloud).status == "ok"
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    def etag_reads() -> list[str]:
+        return [s for s in statements if s.lstrip().startswith("SELECT") and "synced_events.etag" in s]
+
+    sqlalchemy.event.listen(runtime.db, "before_cursor_execute", seen)
+    try:
+        assert checked_sync(runtime, account_id, cloud).fetched == 0
+        assert etag_reads() == []
+        cloud.expire_cursors(calendar)  # a full listing compares every event's etag with ours
+        assert checked_sync(runtime, account_id, cloud).full_resyncs == 1
+        assert len(etag_reads()) == 1
+    finally:
+        sqlalchemy.event.remove(runtime.db, "before_cursor_execute", seen)

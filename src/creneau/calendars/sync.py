@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -186,11 +187,8 @@ def _sync_calendar(
             return
         state = calendar.sync_state or CalendarSyncState()
         cursor, remote_id = state.cursor, calendar.remote_id
-        rows = session.execute(
-            select(SyncedEvent.remote_id, SyncedEvent.etag).where(SyncedEvent.calendar_id == calendar_id)
-        )
-        known = {remote: etag for remote, etag in rows}
         tz, owners = calendar_timezone(calendar), owner_addresses(calendar)
+    known = _KnownEtags(ctx, calendar_id)
     reader = Reader(window=ctx.sync_window(), tz=tz, owners=owners)
     try:
         changes = provider.pull_changes(
@@ -204,6 +202,36 @@ def _sync_calendar(
     tracker.calendar_done()
     with ctx.sessions() as session, session.begin():
         _apply(session, calendar_id, changes, report, reader)
+
+
+class _KnownEtags(Mapping[str, str]):
+    """The ``remote_id → etag`` of the calendar's stored events, read from the database only when the
+    provider first looks (a full listing, or changes to compare): a resync with nothing new never reads them,
+    so its cost does not grow with the calendar."""
+
+    def __init__(self, ctx: EngineContext, calendar_id: int) -> None:
+        self._ctx, self._calendar_id = ctx, calendar_id
+        self._etags: dict[str, str] | None = None
+
+    def _loaded(self) -> dict[str, str]:
+        if self._etags is None:
+            with self._ctx.sessions() as session:
+                rows = session.execute(
+                    select(SyncedEvent.remote_id, SyncedEvent.etag).where(
+                        SyncedEvent.calendar_id == self._calendar_id
+                    )
+                )
+                self._etags = {remote: etag for remote, etag in rows}
+        return self._etags
+
+    def __getitem__(self, key: str) -> str:
+        return self._loaded()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._loaded())
+
+    def __len__(self) -> int:
+        return len(self._loaded())
 
 
 def _apply(
