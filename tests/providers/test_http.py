@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
+from creneau.calendars.providers import open_provider
+from creneau.calendars.providers.base import Connection
 from creneau.calendars.providers.http import (
     NetworkPolicy,
     check_address,
@@ -21,7 +23,13 @@ from creneau.calendars.providers.http import (
     redact,
     request,
 )
-from creneau.errors import AddressForbidden, RateLimited, ServerUnreachable, TransientProviderError
+from creneau.errors import (
+    AddressForbidden,
+    AuthFailed,
+    RateLimited,
+    ServerUnreachable,
+    TransientProviderError,
+)
 from tests.providers.conftest import LOOPBACK, Answer, Handler, LocalHTTP
 from tests.servers import free_port
 
@@ -335,3 +343,19 @@ def test_a_write_is_never_sent_twice(dropping: DroppingServer, method: str) -> N
         with pytest.raises(TransientProviderError, match=r"the connection to .* failed"):
             request(client, method, dropping.url, policy=ALLOWED, content=b"x")
     assert dropping.seen == [(1, method), (1, method)]  # the caller decides (the outbox finds a create again)
+
+
+# -- an OAuth account's stored token blob -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["google", "msgraph"])
+@pytest.mark.parametrize("secret", ["", "not json", "[]", '{"refresh_token": "r"}', '{"access_token": 42}'])
+def test_an_unreadable_token_blob_asks_for_a_reconnect_before_any_request(
+    local_http: Callable[[Handler], LocalHTTP], kind: str, secret: str
+) -> None:
+    server = local_http(ok)
+    with pytest.raises(AuthFailed, match="reconnect the account"):
+        open_provider(kind, Connection(server.url, "a@example.org", secret), policy=ALLOWED)
+    assert server.seen == []
+    good = Connection(server.url, "a@example.org", '{"access_token": "t", "refresh_token": "r"}')
+    assert good.access_token() == "t"

@@ -14,6 +14,7 @@ expansion and the busy rules live in one place, ``calendars/ical.py``
 from __future__ import annotations
 
 import abc
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,6 +22,7 @@ from typing import ClassVar
 
 from creneau.calendars.providers.http import NetworkPolicy
 from creneau.domain.intervals import Interval
+from creneau.errors import AuthFailed
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,18 @@ class Connection:
     secret: str
     principal_url: str | None = None  # known after the first discovery
     home_url: str | None = None
+
+    def access_token(self) -> str:
+        """The access token of an OAuth account's ``secret`` (``{"access_token": …, …}``, as
+        ``calendars/oauth/tokens.TokenSet`` stores it). :raises AuthFailed: when the blob is unreadable."""
+        try:
+            data = json.loads(self.secret)
+        except ValueError:
+            data = None
+        token = data.get("access_token") if isinstance(data, dict) else None
+        if not isinstance(token, str) or not token:
+            raise AuthFailed("the stored sign-in is unreadable; reconnect the account")
+        return token
 
 
 @dataclass(frozen=True)

@@ -273,6 +273,18 @@ def _booking(runtime: Runtime, session: Session, link: str) -> Booking:
 def booking_page(
     request: Request, link: str, session: SessionDep, runtime: RuntimeDep, new: int = 0
 ) -> Response:
+    return _booking_view(request, runtime, session, link, "booking.html", new=bool(new))
+
+
+@router.get("/booking/{link}/cancel")
+def cancel_form(request: Request, link: str, session: SessionDep, runtime: RuntimeDep) -> Response:
+    return _booking_view(request, runtime, session, link, "booking_cancel.html")
+
+
+def _booking_view(
+    request: Request, runtime: Runtime, session: Session, link: str, template: str, *, new: bool = False
+) -> Response:
+    """A participant's page about their booking, in their time zone; a bad link gets the problem page."""
     try:
         booking = _booking(runtime, session, link)
     except LinkInvalid as exc:
@@ -280,32 +292,14 @@ def booking_page(
     zone = ZoneInfo(booking.participant_timezone)
     return render(
         request,
-        "booking.html",
+        template,
         b=booking,
         s=booking.session,
         start=booking.start.astimezone(zone),
         end=booking.end.astimezone(zone),
         tz=booking.participant_timezone,
         link=link,
-        new=bool(new),
-    )
-
-
-@router.get("/booking/{link}/cancel")
-def cancel_form(request: Request, link: str, session: SessionDep, runtime: RuntimeDep) -> Response:
-    try:
-        booking = _booking(runtime, session, link)
-    except LinkInvalid as exc:
-        return _problem_page(request, exc)
-    zone = ZoneInfo(booking.participant_timezone)
-    return render(
-        request,
-        "booking_cancel.html",
-        b=booking,
-        s=booking.session,
-        start=booking.start.astimezone(zone),
-        tz=booking.participant_timezone,
-        link=link,
+        new=new,
     )
 
 

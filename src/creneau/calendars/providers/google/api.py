@@ -7,7 +7,6 @@ refreshing it is the caller's job: a 401 raises ``AuthExpired`` and the token ne
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Generator, Mapping
 from typing import Any
 from urllib.parse import quote
@@ -25,7 +24,6 @@ from creneau.calendars.providers.http import (
 )
 from creneau.errors import (
     AuthExpired,
-    AuthFailed,
     PreconditionFailed,
     ProviderError,
     RateLimited,
@@ -47,18 +45,6 @@ class _Bearer(httpx.Auth):
         yield request
 
 
-def access_token(secret: str) -> str:
-    """:raises AuthFailed: when the stored secret is not a token blob with an access token."""
-    try:
-        data = json.loads(secret)
-        token = data["access_token"] if isinstance(data, dict) else None
-    except (ValueError, KeyError):
-        token = None
-    if not isinstance(token, str) or not token:
-        raise AuthFailed("the stored Google credentials are unreadable; reconnect the account")
-    return token
-
-
 def calendar_path(calendar_id: str) -> str:
     return "calendars/" + quote(calendar_id, safe="")
 
@@ -76,7 +62,7 @@ class GoogleSession:
         self.policy = policy
         self.base = connection.server_url.rstrip("/")
         self._client = make_client(policy, auth=None, transport=transport)
-        self._client.auth = _Bearer(access_token(connection.secret))
+        self._client.auth = _Bearer(connection.access_token())
 
     def close(self) -> None:
         self._client.close()

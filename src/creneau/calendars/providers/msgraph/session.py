@@ -9,7 +9,6 @@ hands back (``@odata.nextLink``, ``@odata.deltaLink``) are followed only on the 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Mapping
 from typing import Any
 from urllib.parse import quote
@@ -27,7 +26,6 @@ from creneau.calendars.providers.http import (
 )
 from creneau.errors import (
     AuthExpired,
-    AuthFailed,
     PreconditionFailed,
     ProviderError,
     RateLimited,
@@ -43,18 +41,6 @@ _THROTTLE_CODES = frozenset(
     {"TooManyRequests", "ApplicationThrottled", "MailboxConcurrency", "activityLimitReached"}
 )
 _SYNC_STATE_CODES = frozenset({"syncstatenotfound", "syncstateinvalid", "resyncrequired"})
-
-
-def read_token(secret: str) -> str:
-    """The access token of a ``Connection.secret``. :raises AuthFailed: when the blob is unreadable."""
-    try:
-        data = json.loads(secret)
-    except ValueError:
-        data = None
-    token = data.get("access_token") if isinstance(data, dict) else None
-    if not isinstance(token, str) or not token:
-        raise AuthFailed("the stored Microsoft sign-in is unreadable; connect the account again")
-    return token
 
 
 def segment(value: str) -> str:
@@ -103,7 +89,7 @@ class GraphSession:
     ) -> None:
         self.policy = policy
         self.base = connection.server_url.rstrip("/")
-        self._token = read_token(connection.secret)
+        self._token = connection.access_token()
         self._client = make_client(policy, auth=None, transport=transport)
         self._origin = httpx.URL(self.base).copy_with(path="/", query=None, fragment=None)
 
