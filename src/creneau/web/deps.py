@@ -24,6 +24,7 @@ from creneau.runtime import Runtime
 from creneau.store.models import Researcher
 from creneau.web.csrf import check_header_token
 from creneau.web.errors import SignInRequired, Unauthorized
+from creneau.web.logredact import SECRET_QUERY_PATHS
 
 # The cookie's key for the server-side session's id (the cookie is signed: the id cannot be swapped for
 # another one without the secret, and the server only knows its SHA-256).
@@ -93,6 +94,8 @@ def current_researcher(request: Request, session: SessionDep) -> Researcher:
     researcher = _signed_in(request, session)
     if researcher is None:
         query = f"?{request.url.query}" if request.url.query else ""
+        if request.url.path in SECRET_QUERY_PATHS:  # an OAuth code is not carried around (nor logged)
+            query = ""
         raise SignInRequired(request.url.path + query)
     _remember(request, researcher)  # pages render dates in the researcher's time zone
     return researcher

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import logging
 import re
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 REDACTED = "[redacted]"
 # Routes whose whole query string is secret (an OAuth provider's answer).
-_SECRET_QUERY = ("/oauth/callback",)
+SECRET_QUERY_PATHS = ("/oauth/callback",)
 # A participant link's token: the path segment after /book/ or /booking/.
 _LINK_TOKEN = re.compile(r"^(/book|/booking)/[^/?#]+")
 ACCESS_LOGGER = "uvicorn.access"
@@ -25,9 +25,14 @@ def redact_target(target: str) -> str:
     """``target`` (a path, with or without its query string) with secrets replaced by ``[redacted]``."""
     path, sep, query = target.partition("?")
     path = unquote(path)  # routing decodes the path: so does the check (no way around it by %-encoding)
-    if path.rstrip("/") in _SECRET_QUERY and query:
+    if path.rstrip("/") in SECRET_QUERY_PATHS and query:
         query = REDACTED
+    elif "next=" in query:  # the sign-in page's "come back to" address is itself a target
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode([(k, redact_target(v) if k == "next" else v) for k, v in pairs])
     path = _LINK_TOKEN.sub(lambda m: f"{m.group(1)}/{REDACTED}", path)
+    # Encoded again: a decoded quote, newline or control character must not reach a log line.
+    path = quote(path, safe="/:@!$&'()*+,;=-._~[]")
     return path + (sep + query if query else "")
 
 
