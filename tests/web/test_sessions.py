@@ -33,12 +33,13 @@ def _browser(app: FastAPI, user_agent: str, cookie: str | None = None) -> TestCl
 
 def _cookie(client: TestClient) -> str:
     value = client.cookies.get(SESSION_COOKIE)
-    assert value
+    assert isinstance(value, str) and value
     return value
 
 
 def _signed_in(client: TestClient) -> bool:
-    return client.get(PAGE).url.path == PAGE
+    path: str = client.get(PAGE).url.path
+    return path == PAGE
 
 
 def _session_id(settings: Settings, cookie: str) -> str:
@@ -118,8 +119,9 @@ def test_nobody_else_can_sign_my_session_out(
     make_researcher(runtime, "intruder@example.org")
     intruder = _browser(app, "intruder")
     token = sign_in(intruder, "intruder@example.org")
-    answer = intruder.post(f"/settings/security/sessions/{record.id}/end", data={"csrf_token": token})
-    assert answer.status_code == 404
+    for target in (record.id, 2**63, 0):
+        answer = intruder.post(f"/settings/security/sessions/{target}/end", data={"csrf_token": token})
+        assert answer.status_code == 404, target
     assert _signed_in(mine)
 
 
@@ -265,3 +267,22 @@ def test_last_seen_is_written_at_most_once_a_minute(
         )
     assert _signed_in(client)
     assert last_seen() > earlier + timedelta(minutes=1)
+
+
+def test_guessing_the_current_password_is_rate_limited(
+    client: TestClient, signed_in: str, settings: Settings
+) -> None:
+    def attempt(current: str) -> tuple[int, str]:
+        data = {
+            "csrf_token": signed_in,
+            "current_password": current,
+            "new_password": "a brand new passphrase",
+            "new_password_again": "a brand new passphrase",
+        }
+        page = client.post(f"{SECURITY}/password", data=data)
+        return page.status_code, seen(page)
+
+    for n in range(settings.login_max_attempts):
+        assert attempt(f"guess {n}")[0] == 422
+    status, text = attempt(RESEARCHER_PASSWORD)
+    assert status == 429 and "Réessayez dans 5 minutes." in text

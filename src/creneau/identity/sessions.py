@@ -119,7 +119,8 @@ def end_session_record(session: Session, *, researcher_id: int, record_id: int) 
 
     :raises NotFound: when the session does not exist (any more) or belongs to another researcher.
     """
-    record = session.get(SignInSession, record_id)
+    # An id beyond the database's integers (PostgreSQL refuses them) is as unknown as any other.
+    record = session.get(SignInSession, record_id) if 0 < record_id < 2**31 else None
     if record is None or record.researcher_id != researcher_id:
         raise NotFound(f"no session {record_id}")
     session.delete(record)
