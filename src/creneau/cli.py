@@ -47,6 +47,9 @@ def serve(host: str, port: int) -> None:
         port=port,
         log_level="info",
         timeout_keep_alive=settings.keep_alive_seconds,
+        # uvicorn would believe X-Forwarded-For from loopback; the app decides, from CRENEAU_TRUSTED_PROXIES
+        # (web/clientaddr.py).
+        proxy_headers=False,
     )
 
 

@@ -98,17 +98,30 @@ class Settings(BaseSettings):
     microsoft_subscription_minutes: int = Field(default=10080, ge=5, le=10080)
     push_safety_sync_seconds: int = Field(default=3600, ge=60)  # with push on, a full check anyway
 
+    # Sign-in rate limit: failed sign-ins within the window, counted per (e-mail, client IP) first, so that
+    # an attacker guessing from one place does not lock the owner out everywhere; then per e-mail address
+    # (a much higher ceiling, against guessing from many places) and per client IP (guessing many addresses).
     login_max_attempts: int = Field(default=5, ge=1)
+    login_max_attempts_per_email: int = Field(default=50, ge=1)
+    login_max_attempts_per_ip: int = Field(default=50, ge=1)
     login_window_seconds: int = Field(default=300, ge=1)
 
-    @field_validator("allowed_private_networks", mode="before")
+    # Sessions of the pages (server-side records): ended after this long without a request, and at the
+    # latest this long after signing in.
+    session_idle_minutes: int = Field(default=720, ge=1, le=525600)
+    session_max_days: int = Field(default=14, ge=1, le=365)
+    # Reverse proxies (IPs or networks) whose X-Forwarded-For / X-Forwarded-Proto are believed, for rate
+    # limiting, logs and secure cookies. Empty: the address that connected is the client's.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("allowed_private_networks", "trusted_proxies", mode="before")
     @classmethod
     def _split_networks(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("allowed_private_networks")
+    @field_validator("allowed_private_networks", "trusted_proxies")
     @classmethod
     def _check_networks(cls, value: list[str]) -> list[str]:
         for net in value:

@@ -55,7 +55,9 @@ def serve_in_thread(
 ) -> BackgroundServer:
     """Serve ``app`` on ``host:port`` (0: a free port) from a daemon thread; return once it answers.
 
-    ``config`` goes to :class:`uvicorn.Config` (``log_level`` defaults to "warning").
+    ``config`` goes to :class:`uvicorn.Config` (``log_level`` defaults to "warning"; ``proxy_headers`` to
+    False: uvicorn would believe ``X-Forwarded-For`` from loopback, and the creneau app decides that itself
+    from ``CRENEAU_TRUSTED_PROXIES``).
     :raises RuntimeError: when the server does not start within :data:`START_TIMEOUT` seconds
     """
     # proto=IPPROTO_TCP: asyncio then sets TCP_NODELAY on accepted connections (else ~40 ms per request
@@ -68,6 +70,7 @@ def serve_in_thread(
         sock.close()
         raise
     config.setdefault("log_level", "warning")
+    config.setdefault("proxy_headers", False)
     server = uvicorn.Server(uvicorn.Config(app, timeout_keep_alive=int(keep_alive), **config))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=name, daemon=True)
     thread.start()

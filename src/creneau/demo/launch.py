@@ -126,6 +126,7 @@ def run_demo(
             port=port,
             log_level="warning",
             timeout_keep_alive=settings.keep_alive_seconds,
+            proxy_headers=False,  # forwarded headers: CRENEAU_TRUSTED_PROXIES decides (web/clientaddr.py)
         )
     finally:
         info.stop()

@@ -1,8 +1,9 @@
 """Researchers and how they prove who they are: password sign-in (rate-limited) and personal API tokens.
 
-Rate limiting counts *failed* sign-ins in the ``login_attempts`` table, per e-mail address and per client IP,
-so the limit holds across processes and machines sharing the database. Counting and recording are not one
-atomic step: a burst of parallel guesses may get a few more tries than the limit, never an unbounded number.
+Rate limiting counts *failed* sign-ins in the ``login_attempts`` table, per (e-mail address, client IP), per
+e-mail address and per client IP, each with its own limit (see :func:`authenticate`), so the limits hold
+across processes and machines sharing the database. Counting and recording are not one atomic step: a burst
+of parallel guesses may get a few more tries than the limit, never an unbounded number.
 """
 
 from __future__ import annotations
@@ -79,43 +80,57 @@ def authenticate(
 ) -> Researcher:
     """The researcher whose ``email`` and ``password`` these are.
 
+    Failures are counted per (e-mail, client IP) with ``settings.login_max_attempts``, so that someone
+    guessing from one place does not lock the owner out of every other place; per e-mail address with the
+    much higher ``login_max_attempts_per_email`` (guessing from many places); and per client IP with
+    ``login_max_attempts_per_ip`` (one place guessing many addresses). ``client_ip`` must be the address as
+    trusted (:func:`creneau.web.clientaddr.client_address`), never a header a client can set.
+
     A failure is recorded and **committed** before the exception is raised, so that it counts even though
     the caller rolls its own work back.
 
-    :raises TooManyAttempts: after ``settings.login_max_attempts`` failures for this e-mail address or this
-        client IP within ``settings.login_window_seconds``; the password is then not even checked.
+    :raises TooManyAttempts: when one of the limits is reached within ``settings.login_window_seconds``; the
+        password is then not even checked. ``retry_after`` says in how many seconds a try is counted again.
     :raises ValidationFailed: with the same generic message whether the address or the password is wrong.
     """
     address = normalize_email(email)
-    keys = [f"email:{address}"[:400], f"ip:{client_ip}"[:400]]
+    limits = [
+        (f"pair:{client_ip}:{address}"[:400], settings.login_max_attempts),
+        (f"email:{address}"[:400], settings.login_max_attempts_per_email),
+        (f"ip:{client_ip}"[:400], settings.login_max_attempts_per_ip),
+    ]
     now = datetime.now(UTC)
-    for key in keys:
-        _check_limit(session, key=key, now=now, settings=settings)
+    for key, limit in limits:
+        check_limit(session, key=key, limit=limit, now=now, settings=settings)
     researcher = session.scalar(select(Researcher).where(Researcher.email == address))
     if not verify_password(password, researcher.password_hash if researcher else None) or researcher is None:
-        _record_failure(session, keys=keys, now=now, settings=settings)
+        record_failure(session, keys=[key for key, _ in limits], now=now, settings=settings)
         raise ValidationFailed(WRONG_CREDENTIALS)
-    session.execute(delete(LoginAttempt).where(LoginAttempt.key == keys[0]))
+    # The owner got in from here: this place's count starts again (the per-address ceiling keeps counting,
+    # or an attacker elsewhere would get a fresh allowance each time the owner signs in).
+    session.execute(delete(LoginAttempt).where(LoginAttempt.key == limits[0][0]))
     if needs_rehash(researcher.password_hash):
         researcher.password_hash = hash_password(password)
     return researcher
 
 
-def _check_limit(session: Session, *, key: str, now: datetime, settings: Settings) -> None:
+def check_limit(session: Session, *, key: str, limit: int, now: datetime, settings: Settings) -> None:
+    """:raises TooManyAttempts: when ``key`` has ``limit`` failures within the window."""
     window = timedelta(seconds=settings.login_window_seconds)
     recent = session.scalars(
         select(LoginAttempt.at)
         .where(LoginAttempt.key == key, LoginAttempt.at > now - window)
         .order_by(LoginAttempt.at.desc())
-        .limit(settings.login_max_attempts)
+        .limit(limit)
     ).all()
-    if len(recent) >= settings.login_max_attempts:
-        # Below the limit again once the oldest of the last ``max`` failures leaves the window.
+    if len(recent) >= limit:
+        # Below the limit again once the oldest of the last ``limit`` failures leaves the window.
         wait = (recent[-1] + window - now).total_seconds()
         raise TooManyAttempts("Too many failed sign-ins.", retry_after=max(1, math.ceil(wait)))
 
 
-def _record_failure(session: Session, *, keys: list[str], now: datetime, settings: Settings) -> None:
+def record_failure(session: Session, *, keys: list[str], now: datetime, settings: Settings) -> None:
+    """Count a failure for each key, committed at once (the caller rolls its own work back)."""
     window = timedelta(seconds=settings.login_window_seconds)
     session.execute(delete(LoginAttempt).where(LoginAttempt.at <= now - window))
     session.add_all(LoginAttempt(key=key, at=now) for key in keys)

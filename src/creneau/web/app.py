@@ -19,15 +19,16 @@ from starlette.responses import HTMLResponse, Response
 import creneau
 from creneau.runtime import Runtime, session_secret
 from creneau.web import api, pages, webhooks
+from creneau.web.clientaddr import TrustedClientMiddleware
 from creneau.web.errors import install_handlers
 from creneau.web.i18n import Catalogs, load_catalogs
+from creneau.web.logredact import install_access_log_redaction
 from creneau.web.render import Pages
 
 log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).parent / "static"
 SESSION_COOKIE = "creneau_session"
-SESSION_MAX_AGE = 14 * 24 * 3600
 SWAGGER_PREFIX = "/static/swagger"
 
 # Pages load nothing from elsewhere; Swagger UI needs its one inline script.
@@ -45,6 +46,7 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        install_access_log_redaction()  # again: the server may have configured its loggers since
         if settings.run_background_jobs:
             runtime.jobs.start()
         try:
@@ -64,15 +66,20 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     app.state.pages = Pages(settings=settings, catalogs=Catalogs(load_catalogs(), settings.default_locale))
+    install_access_log_redaction()
+    # The signed cookie holds the CSRF token, flashes and the id of the server-side sign-in session
+    # (web/deps.py); the session's lifetimes are the server's, the cookie's is only an upper bound.
     app.add_middleware(
         SessionMiddleware,
         secret_key=session_secret(settings),
         session_cookie=SESSION_COOKIE,
-        max_age=SESSION_MAX_AGE,
+        max_age=settings.session_max_days * 24 * 3600,
         same_site="lax",
         https_only=settings.base_url.startswith("https://"),
     )
     app.middleware("http")(_security_headers)
+    # Outermost: everything inside (sessions, rate limit, access log) sees the client as trusted.
+    app.add_middleware(TrustedClientMiddleware, trusted_proxies=settings.trusted_proxies)
     app.mount(SWAGGER_PREFIX, StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(pages.router)

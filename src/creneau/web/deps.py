@@ -3,6 +3,8 @@
 - ``SessionDep``: a database session for the request, committed when the route returns without error (before
   the response is sent, so the next request sees the change), rolled back otherwise.
 - ``CurrentResearcher``: the signed-in researcher of a page; signed out, the browser is sent to ``/login``.
+  Signed in means: the signed session cookie names a server-side session (``identity/sessions.py``) that
+  has not ended (sign out, password change, "sign out everywhere") nor expired.
 - ``ApiResearcher``: the caller of the API, by ``Authorization: Bearer <API token>``, or by the session cookie
   plus an ``X-CSRF-Token`` header on unsafe methods.
 """
@@ -17,13 +19,16 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from creneau.identity import researcher_for_token
+from creneau.identity import end_session, researcher_for_token, resume_session, start_session
 from creneau.runtime import Runtime
 from creneau.store.models import Researcher
 from creneau.web.csrf import check_header_token
 from creneau.web.errors import SignInRequired, Unauthorized
+from creneau.web.logredact import SECRET_QUERY_PATHS
 
-SESSION_RESEARCHER_KEY = "researcher_id"
+# The cookie's key for the server-side session's id (the cookie is signed: the id cannot be swapped for
+# another one without the secret, and the server only knows its SHA-256).
+SESSION_ID_KEY = "sid"
 
 
 @dataclass(frozen=True)
@@ -64,13 +69,23 @@ def get_session(runtime: RuntimeDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
+def client_ip(request: Request) -> str:
+    """The client's address as trusted (forwarded headers only from ``settings.trusted_proxies``: see
+    ``web/clientaddr.py``, which has already rewritten the request's scope)."""
+    return request.client.host if request.client else "unknown"
+
+
 def _signed_in(request: Request, session: Session) -> Researcher | None:
-    researcher_id = request.session.get(SESSION_RESEARCHER_KEY)
-    if not isinstance(researcher_id, int):
+    session_id = request.session.get(SESSION_ID_KEY)
+    if not isinstance(session_id, str):
         return None
-    researcher = session.get(Researcher, researcher_id)
-    if researcher is None:  # deleted meanwhile
-        request.session.pop(SESSION_RESEARCHER_KEY, None)
+    runtime = get_runtime(request)
+    found = resume_session(session, session_id=session_id, ip=client_ip(request), settings=runtime.settings)
+    if found is None:  # signed out, ended elsewhere, expired, or the researcher was deleted
+        request.session.pop(SESSION_ID_KEY, None)
+        return None
+    researcher, record = found
+    request.state.signin_session_id = record.id  # "this session" on the security page
     return researcher
 
 
@@ -79,6 +94,8 @@ def current_researcher(request: Request, session: SessionDep) -> Researcher:
     researcher = _signed_in(request, session)
     if researcher is None:
         query = f"?{request.url.query}" if request.url.query else ""
+        if request.url.path in SECRET_QUERY_PATHS:  # an OAuth code is not carried around (nor logged)
+            query = ""
         raise SignInRequired(request.url.path + query)
     _remember(request, researcher)  # pages render dates in the researcher's time zone
     return researcher
@@ -111,11 +128,23 @@ def api_researcher(
 ApiResearcher = Annotated[Researcher, Depends(api_researcher)]
 
 
-def sign_in(request: Request, researcher: Researcher) -> None:
-    """Start a fresh session for ``researcher`` (nothing of the signed-out session is kept but the flash)."""
+def sign_in(request: Request, session: Session, researcher: Researcher) -> None:
+    """Start a fresh session for ``researcher``: a new server-side record, and a cookie holding nothing of
+    the signed-out session but the flash (the old session id, if any, is ended)."""
+    end_session(session, session_id=str(request.session.get(SESSION_ID_KEY) or ""))
+    session_id = start_session(
+        session,
+        researcher_id=researcher.id,
+        user_agent=request.headers.get("user-agent", ""),
+        ip=client_ip(request),
+        settings=get_runtime(request).settings,
+    )
     request.session.clear()
-    request.session[SESSION_RESEARCHER_KEY] = researcher.id
+    request.session[SESSION_ID_KEY] = session_id
 
 
-def sign_out(request: Request) -> None:
+def sign_out(request: Request, session: Session) -> None:
+    """End this browser's session on the server (a copy of the cookie is refused from now on) and forget
+    it in the cookie."""
+    end_session(session, session_id=str(request.session.get(SESSION_ID_KEY) or ""))
     request.session.clear()

@@ -13,6 +13,7 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -26,6 +27,7 @@ from starlette.responses import RedirectResponse, Response
 from creneau import errors
 from creneau.web.csrf import CsrfFailed
 from creneau.web.i18n import N_, Translator
+from creneau.web.logredact import redact_target
 from creneau.web.render import render, translator_for
 
 log = logging.getLogger(__name__)
@@ -187,7 +189,12 @@ class Problem:
     headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def text(self, t: Translator) -> str:
-        message = t.translate(self.message, **self.params)
+        # A timedelta parameter (how long to wait) is written out in the reader's language.
+        params = {
+            k: t.duration(v.total_seconds()) if isinstance(v, timedelta) else v
+            for k, v in self.params.items()
+        }
+        message = t.translate(self.message, **params)
         if self.field and self.code == "invalid":
             label = FIELD_LABELS.get(self.field)
             name = t.translate(label) if label else self.field
@@ -234,12 +241,11 @@ def problem_for(exc: Exception, *, provider: str | None = None) -> Problem:
     if isinstance(exc, errors.NotFound):
         return Problem(404, "not_found", N_("This page or object does not exist, or is not yours."))
     if isinstance(exc, errors.TooManyAttempts):
-        minutes = max(1, math.ceil(exc.retry_after / 60))
         return Problem(
             429,
             "too_many_attempts",
-            N_("Too many failed sign-ins. Try again in %(minutes)d minutes."),
-            params={"minutes": minutes},
+            N_("Too many failed sign-ins. Try again in %(wait)s."),
+            params={"wait": timedelta(seconds=exc.retry_after)},
             headers={"Retry-After": str(max(1, math.ceil(exc.retry_after)))},
         )
     if isinstance(exc, CsrfFailed):
@@ -278,7 +284,7 @@ def respond(request: Request, problem: Problem) -> Response:
 async def _creneau_error(request: Request, exc: Exception) -> Response:
     problem = problem_for(exc)
     if problem.status >= 500:
-        log.error("%s on %s %s: %s", type(exc).__name__, request.method, request.url.path, exc)
+        log.error("%s on %s %s: %s", type(exc).__name__, request.method, redact_target(request.url.path), exc)
     return respond(request, problem)
 
 
@@ -321,7 +327,7 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    log.exception("unexpected error on %s %s", request.method, redact_target(request.url.path), exc_info=exc)
     return respond(request, problem_for(exc))
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, tzinfo
@@ -121,6 +122,13 @@ class Translator:
     def time(self, value: dt.datetime) -> str:
         """The wall-clock time ``value`` carries (already in the zone to show), e.g. ``14:30``."""
         return format_time(value, "short", tzinfo=value.tzinfo, locale=self.locale)
+
+    def duration(self, seconds: float) -> str:
+        """A wait written out, never shorter than it is: ``45 secondes``, ``5 minutes`` / ``2 hours``."""
+        whole = max(1, math.ceil(seconds))
+        unit = 1 if whole < 60 else 60 if whole < 3600 else 3600
+        rounded = dt.timedelta(seconds=math.ceil(whole / unit) * unit)
+        return format_timedelta(rounded, threshold=1, locale=self.locale)
 
     def relative(self, value: dt.datetime, now: dt.datetime | None = None) -> str:
         """How long ago or from now, e.g. ``il y a 5 minutes`` / ``in 2 hours``."""

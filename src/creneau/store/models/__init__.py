@@ -1,6 +1,6 @@
 """ORM models, one module per area; import them from here.
 
-- ``identity``: researchers, API tokens, failed sign-ins
+- ``identity``: researchers, API tokens, failed sign-ins, sign-in sessions
 - ``calendars``: connected accounts, calendars, synced events, busy occurrences, sync state, push channels
 - ``scheduling``: workspaces, studies, sessions, bookings, the outbox
 """
@@ -16,7 +16,7 @@ from creneau.store.models.calendars import (
     PushChannel,
     SyncedEvent,
 )
-from creneau.store.models.identity import ApiToken, LoginAttempt, Researcher
+from creneau.store.models.identity import ApiToken, LoginAttempt, Researcher, SignInSession
 from creneau.store.models.scheduling import (
     Booking,
     OutboxItem,
@@ -39,6 +39,7 @@ __all__ = [
     "OutboxItem",
     "PushChannel",
     "Researcher",
+    "SignInSession",
     "Study",
     "StudySession",
     "SyncedEvent",

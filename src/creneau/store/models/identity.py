@@ -51,3 +51,18 @@ class LoginAttempt(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(400), index=True)  # "email:<address>" or "ip:<address>"
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc, index=True)
+
+
+class SignInSession(Base):
+    """A signed-in browser. The cookie carries a random id; only its SHA-256 is stored, so a copy of the
+    database does not let anyone sign in. Deleting the row ends the session (sign out, password change)."""
+
+    __tablename__ = "signin_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    researcher_id: Mapped[int] = mapped_column(ForeignKey("researchers.id", ondelete="CASCADE"), index=True)
+    id_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    user_agent: Mapped[str] = mapped_column(String(400), default="")
+    ip: Mapped[str] = mapped_column(String(64), default="")

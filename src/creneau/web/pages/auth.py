@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from creneau.errors import TooManyAttempts, ValidationFailed
 from creneau.identity import authenticate
 from creneau.web.csrf import rotate_csrf_token
-from creneau.web.deps import RuntimeDep, SessionDep, current_researcher, sign_in, sign_out
+from creneau.web.deps import RuntimeDep, SessionDep, client_ip, current_researcher, sign_in, sign_out
 from creneau.web.errors import SignInRequired, problem_for
 from creneau.web.i18n import LOCALE_COOKIE, LOCALES, N_
 from creneau.web.render import flash, local_path, render, translator_for
@@ -44,10 +44,9 @@ def login(
     password: Annotated[str, Form(max_length=1024)] = "",
     next: Annotated[str, Form(max_length=2000)] = HOME,
 ) -> Response:
-    client_ip = request.client.host if request.client else "unknown"
     try:
         researcher = authenticate(
-            session, email=email, password=password, client_ip=client_ip, settings=runtime.settings
+            session, email=email, password=password, client_ip=client_ip(request), settings=runtime.settings
         )
     except (ValidationFailed, TooManyAttempts) as exc:
         problem = problem_for(exc)
@@ -60,14 +59,14 @@ def login(
             next_path=local_path(next, HOME),
             error=problem.text(translator_for(request)),
         )
-    sign_in(request, researcher)
+    sign_in(request, session, researcher)
     rotate_csrf_token(request)
     return RedirectResponse(local_path(next, HOME), status_code=303)
 
 
 @router.post("/logout")
-def logout(request: Request) -> RedirectResponse:
-    sign_out(request)
+def logout(request: Request, session: SessionDep) -> RedirectResponse:
+    sign_out(request, session)
     flash(request, N_("You are signed out."))
     return RedirectResponse("/login", status_code=303)
 
