@@ -1,12 +1,12 @@
 """Workspaces: a research team whose members share studies and may manage each other's sessions.
 
-Every researcher belongs to at least one workspace: on first use, a researcher without any membership gets a
-workspace of their own, with them as its admin. Admins invite colleagues by email; an invitation is a pending
-record until the researcher with that address accepts it on their invitations page (``/settings/invitations``),
-whether their account exists already or is created later. Until then nothing of theirs (calendars, busy times)
-is reachable from the workspace: they are not a member, so they cannot manage its sessions. Declining keeps the
-invitation as ``declined`` so that the admins see the answer; inviting again makes it pending again. Admins
-change roles; the last admin cannot be demoted.
+Every researcher belongs to at least one workspace: on first use, a researcher without any membership gets
+a workspace of their own, with them as its admin. Admins invite colleagues by email; an invitation is a
+pending record until the researcher with that address accepts it on their invitations page
+(``/settings/invitations``), whether their account exists already or is created later. Until then nothing
+of theirs (calendars, busy times) is reachable from the workspace: they are not a member, so they cannot
+manage its sessions. Declining keeps the invitation as ``declined`` so that the admins see the answer;
+inviting again makes it pending again. Admins change roles; the last admin cannot be demoted.
 """
 
 from __future__ import annotations
@@ -216,7 +216,7 @@ def decline_invitation(session: Session, *, researcher: Researcher, invitation_i
 
 @dataclass(frozen=True)
 class InvitationMail:
-    """What became of the invitation's email: ``sent``; or not, with ``detail`` (no SMTP server, a refusal)."""
+    """What became of the invitation's email: ``sent``, or not (no SMTP server, or the relay's ``detail``)."""
 
     sent: bool
     configured: bool
