@@ -543,7 +543,7 @@ EXPECTATIONS: dict[tuple[str, str], Expect] = {
             Probe(
                 params={},
                 status=frozenset({403}),
-                content=b'{"value": [{"subscriptionId": "forged", "clientState": "x", "changeType": "updated"}]}',
+                content=b'{"value": [{"subscriptionId": "forged", "clientState": "x", "changeType": "updated"}]}',  # noqa: E501
                 headers={"Content-Type": "application/json"},
             ),
         ],
@@ -592,9 +592,9 @@ def test_every_route_has_an_expectation(world: World) -> None:
     assert not missing, (
         "Routes without an authorization expectation in tests/web/test_authorization.py: add a row to "
         "EXPECTATIONS for each, saying who may reach what:\n"
-        + "\n".join(f'    ("{m}", "{p}"): Expect("personal" | "workspace" | "admin" | "caller" | "public", ...),'
-                    for m, p in missing)
-    )  # fmt: skip
+        + "\n".join(f'    ("{m}", "{p}"): Expect(<kind>, ...),' for m, p in missing)
+        + '\n<kind>: "personal", "workspace", "admin", "caller" or "public" (see the module docstring).'
+    )
     gone = [route for route in EXPECTATIONS if route not in served]
     assert not gone, f"EXPECTATIONS lists routes the app no longer serves; remove them: {gone}"
 
@@ -645,20 +645,22 @@ def _sign_in(world: World, name: str) -> Actor:
 
 def _send(actor: Actor, method: str, path: str, attempt: Attempt | Probe) -> httpx.Response:
     url = path.format(**attempt.params)
-    is_api = path.startswith("/api/")
-    headers = dict(getattr(attempt, "headers", {}) or {})
-    content = getattr(attempt, "content", None)
-    if is_api:
+    headers = dict(attempt.headers) if isinstance(attempt, Probe) else {}
+    content = attempt.content if isinstance(attempt, Probe) else None
+    answer: httpx.Response
+    if path.startswith("/api/"):
         if actor.api_token:
             headers["Authorization"] = f"Bearer {actor.api_token}"
         json_body = attempt.body if method not in ("GET", "DELETE") else None
-        return actor.client.request(method, url, params=attempt.query, json=json_body, headers=headers)
-    if content is not None:
-        return actor.client.request(method, url, params=attempt.query, content=content, headers=headers)
-    if method == "GET":
-        return actor.client.request(method, url, params=attempt.query, headers=headers)
-    data = {"csrf_token": actor.csrf, **(attempt.body or {})}
-    return actor.client.request(method, url, params=attempt.query, data=data, headers=headers)
+        answer = actor.client.request(method, url, params=attempt.query, json=json_body, headers=headers)
+    elif content is not None:
+        answer = actor.client.request(method, url, params=attempt.query, content=content, headers=headers)
+    elif method == "GET":
+        answer = actor.client.request(method, url, params=attempt.query, headers=headers)
+    else:
+        data = {"csrf_token": actor.csrf, **(attempt.body or {})}
+        answer = actor.client.request(method, url, params=attempt.query, data=data, headers=headers)
+    return answer
 
 
 def _expected_path(method: str, path: str) -> str:
