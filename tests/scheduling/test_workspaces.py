@@ -178,8 +178,9 @@ def test_inviting_an_existing_researcher_gives_nothing_until_they_accept(
 
     # They see the invitation after signing in, and accept it.
     colleague = browsers(other_researcher.email)
-    studies = seen(colleague.get("/studies"))
-    assert "invitation" in studies.lower()
+    studies = colleague.get("/studies", headers={"Accept-Language": "en"})
+    assert 'id="pending-invitations"' in studies.text
+    assert "1 invitation to a workspace is waiting for your answer." in seen(studies)
     listing = seen(colleague.get("/settings/invitations", headers={"Accept-Language": "en"}))
     with runtime.ctx.sessions() as db:
         (invitation,) = pending_invitations(db, researcher=other_researcher)
