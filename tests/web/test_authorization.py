@@ -28,7 +28,8 @@ Kinds of row:
 ``workspace``  an object of my workspace (study, session, booking): my colleague may use it (checked on
                GET), everybody else gets 404/403.
 ``admin``      an admin action on my workspace: even my colleague (not admin) is refused.
-``caller``     no foreign id: acts on the caller's own things; must leak and change nothing of mine.
+``caller``     no foreign id: acts on the caller's own things; must leak and change nothing of mine (tried
+               by my colleague too, unless ``shared``: the page lists or changes the caller's workspace).
 ``public``     no sign-in needed; ``refuse`` lists requests that must still be refused, and with what.
 """
 
@@ -79,6 +80,7 @@ class World:
     booking_link: str
     token: str  # my session's public booking token
     roots: dict[str, set[int]] = field(default_factory=dict)
+    signed_in: dict[str, Actor] = field(default_factory=dict)  # clients kept for the module (see _actor)
 
 
 def _researcher(db: Any, email: str, name: str) -> Researcher:
@@ -123,7 +125,10 @@ def world(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Iterat
     )
     runtime = build_runtime(settings)
     try:
-        yield _build_world(runtime)
+        built = _build_world(runtime)
+        yield built
+        for actor in built.signed_in.values():
+            actor.client.close()
     finally:
         runtime.close()
         with runtime.db.begin() as conn:
@@ -315,6 +320,7 @@ class Expect:
     owner_get: int | None = None  # GET as me (and as my colleague for "workspace"): the route does work
     refuse: Callable[[World], list[Probe]] | None = None  # public routes: must be refused
     works: Callable[[World], list[Probe]] | None = None  # public routes: the right token or link works
+    shared: bool = False  # "caller" rows showing or changing the caller's WORKSPACE: my colleague's is mine
     why: str = ""
 
 
@@ -439,8 +445,10 @@ EXPECTATIONS: dict[tuple[str, str], Expect] = {
         "personal", lambda w, who: [Attempt(params={"token_id": w.ids["my_token"]})]
     ),
     # --- studies and sessions (my workspace's) ---
-    ("GET", "/studies"): Expect("caller"),
-    ("POST", "/studies"): Expect("caller", attempts=lambda w, who: [Attempt(body={"name": "their study"})]),
+    ("GET", "/studies"): Expect("caller", shared=True),
+    ("POST", "/studies"): Expect(
+        "caller", attempts=lambda w, who: [Attempt(body={"name": "their study"})], shared=True
+    ),
     ("GET", "/studies/{study_id}"): Expect("workspace", mine("study"), owner_get=200),
     ("POST", "/studies/{study_id}/sessions"): Expect("workspace", mine("study", body={"name": "intruder"})),
     ("GET", "/sessions/{session_id}/settings"): Expect("workspace", mine("session"), owner_get=200),
@@ -610,21 +618,18 @@ class Actor:
     api_token: str | None
 
 
-_signed_in: dict[tuple[int, str], Actor] = {}
-
-
 def _actor(world: World, name: str) -> Actor:
     """``name``'s client, signed in once per module (a password check costs an Argon2 hash); signed in
     again when a route ended its session. ``anonymous`` gets a fresh client each time."""
     if name != "anonymous":
-        kept = _signed_in.get((id(world), name))
+        kept = world.signed_in.get(name)
         if kept is not None:
             page = kept.client.get("/studies")
             if page.status_code == 200:
                 kept.csrf = csrf_of(page.text)
                 return kept
         actor = _sign_in(world, name)
-        _signed_in[(id(world), name)] = actor
+        world.signed_in[name] = actor
         return actor
     return _sign_in(world, name)
 
@@ -703,7 +708,9 @@ def test_nobody_reaches_what_is_not_theirs(world: World, method: str, path: str)
             assert answer.headers["location"].startswith("/login"), (where, answer.headers["location"])
     assert snapshot(world) == before, f"{where}: an anonymous request changed something of mine"
 
-    attackers = [a for a in ATTACKERS if not (a == "colleague" and expect.kind in ("workspace", "caller"))]
+    # My colleague may use my workspace's things, and sees them on the pages that list the workspace.
+    colleague_allowed = expect.kind == "workspace" or (expect.kind == "caller" and expect.shared)
+    attackers = [a for a in ATTACKERS if not (a == "colleague" and colleague_allowed)]
     for name in attackers:
         actor = _actor(world, name)
         for attempt in expect.attempts(world, name):
