@@ -54,7 +54,7 @@ def ensure_demo_team(runtime: Runtime) -> None:
     and a study with a remote session ready for its appointment settings."""
     from creneau.identity.service import create_researcher
     from creneau.scheduling.studies import create_session, create_study, list_studies
-    from creneau.scheduling.workspaces import ensure_workspace, invite
+    from creneau.scheduling.workspaces import accept_invitation, ensure_workspace, invite
 
     with runtime.ctx.sessions() as session, session.begin():
         demo = session.scalars(select(Researcher).where(Researcher.email == DEMO_EMAIL)).one()
@@ -63,10 +63,14 @@ def ensure_demo_team(runtime: Runtime) -> None:
             return  # seeded on an earlier run
         colleague = session.scalars(select(Researcher).where(Researcher.email == COLLEAGUE_EMAIL)).first()
         if colleague is None:
-            create_researcher(
+            colleague = create_researcher(
                 session, email=COLLEAGUE_EMAIL, password=COLLEAGUE_PASSWORD, name="Camille Colleague"
             )
-        invite(session, workspace_id=member.workspace_id, inviter_id=demo.id, email=COLLEAGUE_EMAIL)
+        # The colleague's consent, as if they had pressed Accept on their invitations page.
+        accepted = invite(
+            session, workspace_id=member.workspace_id, inviter_id=demo.id, email=COLLEAGUE_EMAIL
+        )
+        accept_invitation(session, researcher=colleague, invitation_id=accepted.id)
         invite(session, workspace_id=member.workspace_id, inviter_id=demo.id, email=INVITED_EMAIL)
         study = create_study(
             session, workspace_id=member.workspace_id, researcher_id=demo.id, name="Onboarding interviews"

@@ -107,8 +107,36 @@ class DestinationChoice:
     conferencing: str | None = None  # the video link the calendar makes itself ("google_meet", "teams")
 
 
-def destination_choices(session: Session, *, manager_id: int) -> list[DestinationChoice]:
-    """The manager's writable calendars, grouped by account (ordered by account, then calendar name)."""
+def is_member(session: Session, *, workspace_id: int, researcher_id: int) -> bool:
+    """Whether the researcher accepted membership of the workspace (a pending invitation does not count)."""
+    return (
+        session.scalars(
+            select(WorkspaceMember.id).where(
+                WorkspaceMember.workspace_id == workspace_id, WorkspaceMember.researcher_id == researcher_id
+            )
+        ).first()
+        is not None
+    )
+
+
+def form_manager(session: Session, *, study_session: StudySession, requested: int | None) -> int:
+    """The manager the settings form shows: ``requested`` (what the form sent) when that researcher is a
+    member of the session's workspace, else the session's own manager. A form never makes a non-member's
+    calendars appear."""
+    workspace_id = study_session.study.workspace_id
+    if requested is not None and is_member(session, workspace_id=workspace_id, researcher_id=requested):
+        return requested
+    return study_session.manager_id
+
+
+def destination_choices(session: Session, *, workspace_id: int, manager_id: int) -> list[DestinationChoice]:
+    """The manager's writable calendars, grouped by account (ordered by account, then calendar name).
+
+    Empty when ``manager_id`` is not a member of ``workspace_id``: calendars of a researcher outside the
+    team (or only invited to it) are never listed.
+    """
+    if not is_member(session, workspace_id=workspace_id, researcher_id=manager_id):
+        return []
     rows = session.execute(
         select(Calendar, CalendarAccount)
         .join(CalendarAccount, CalendarAccount.id == Calendar.account_id)
@@ -179,15 +207,13 @@ def update_settings(
     """
     study_session = get_session(session, researcher_id=researcher_id, session_id=session_id)
     workspace_id = study_session.study.workspace_id
-    manager = session.scalars(
-        select(WorkspaceMember).where(
-            WorkspaceMember.workspace_id == workspace_id, WorkspaceMember.researcher_id == settings.manager_id
-        )
-    ).first()
-    if manager is None:
+    if not is_member(session, workspace_id=workspace_id, researcher_id=settings.manager_id):
         raise ValidationFailed("the manager must be a member of the workspace", field="manager_id")
     if settings.destination_calendar_id is not None:
-        allowed = {c.calendar_id for c in destination_choices(session, manager_id=settings.manager_id)}
+        allowed = {
+            c.calendar_id
+            for c in destination_choices(session, workspace_id=workspace_id, manager_id=settings.manager_id)
+        }
         if settings.destination_calendar_id not in allowed:
             raise ValidationFailed(
                 "choose one of the manager's writable calendars", field="destination_calendar_id"

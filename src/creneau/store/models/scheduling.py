@@ -51,7 +51,9 @@ class WorkspaceMember(Base):
 
 
 class WorkspaceInvitation(Base):
-    """An email invited to a workspace before it has an account; accepted when that researcher is created."""
+    """An email invited to a workspace. It stays ``pending`` until the researcher with that address (now or
+    once their account exists) accepts it on their invitations page, which makes them a member and removes
+    the invitation, or declines it (``declined``, kept so that the workspace's admins see the answer)."""
 
     __tablename__ = "workspace_invitations"
     __table_args__ = (UniqueConstraint("workspace_id", "email"),)
@@ -64,6 +66,11 @@ class WorkspaceInvitation(Base):
         ForeignKey("researchers.id", ondelete="SET NULL"), default=None
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # "pending" | "declined"
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+    workspace: Mapped[Workspace] = relationship()
+    invited_by: Mapped[Researcher | None] = relationship()
 
 
 class Study(Base):

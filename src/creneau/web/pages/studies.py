@@ -19,6 +19,7 @@ from creneau.scheduling.studies import (
     create_session,
     create_study,
     destination_choices,
+    form_manager,
     get_session,
     get_study,
     has_calendar,
@@ -26,7 +27,7 @@ from creneau.scheduling.studies import (
     sessions_without_destination,
     update_settings,
 )
-from creneau.scheduling.workspaces import ensure_workspace, members
+from creneau.scheduling.workspaces import ensure_workspace, members, pending_invitations
 from creneau.store.models import Booking, Researcher, StudySession
 from creneau.web.deps import CurrentResearcher, RuntimeDep, SessionDep
 from creneau.web.errors import problem_for
@@ -56,6 +57,7 @@ def studies_page(request: Request, session: SessionDep, researcher: CurrentResea
         workspace=member.workspace,
         studies=list_studies(session, workspace_id=member.workspace_id),
         lost=sessions_without_destination(session, workspace_id=member.workspace_id),
+        pending=len(pending_invitations(session, researcher=researcher)),
         error=None,
     )
 
@@ -116,10 +118,14 @@ def _settings_page(
     form: dict[str, str] | None = None,
     preselect: int | None = None,
 ) -> Response:
-    manager_id = (
-        int(form["manager_id"]) if form and form.get("manager_id", "").isdigit() else study_session.manager_id
+    raw_manager = (form or {}).get("manager_id", "")
+    manager_id = form_manager(
+        session,
+        study_session=study_session,
+        requested=int(raw_manager) if raw_manager.isdigit() and len(raw_manager) < 19 else None,
     )
-    choices = destination_choices(session, manager_id=manager_id)
+    workspace_id = study_session.study.workspace_id
+    choices = destination_choices(session, workspace_id=workspace_id, manager_id=manager_id)
     groups: dict[str, list[object]] = {}
     for choice in choices:
         groups.setdefault(choice.account_label, []).append(choice)
@@ -132,7 +138,7 @@ def _settings_page(
         "session_settings.html",
         status_code=422 if error else 200,
         s=study_session,
-        members=members(session, workspace_id=study_session.study.workspace_id),
+        members=members(session, workspace_id=workspace_id),
         manager_id=manager_id,
         groups=groups,
         choices=choices,

@@ -1,7 +1,7 @@
 """Server-side sign-in sessions: logout, a password change and "sign out everywhere" end them
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-04 18:00:00
 """
 
@@ -14,9 +14,9 @@ from alembic import op
 
 import creneau.store.types
 
-revision: str = "0004"
-# The brief named 0002 as the head, but 0003 (OAuth accounts, push) is already on main: chained on it.
-down_revision: str | None = "0003"
+revision: str = "0005"
+# After 0004 (invitation consent), merged in the same session.
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
