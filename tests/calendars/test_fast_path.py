@@ -266,11 +266,12 @@ ODD = {
     "no UID, an hour": event(AT10, HOUR).replace("UID:odd@x\r\n", ""),
     "no UID, no DTSTART": event(HOUR).replace("UID:odd@x\r\n", ""),
     "no UID, a bad DTSTART": event("DTSTART:20240231T100000Z", HOUR).replace("UID:odd@x\r\n", ""),
-    "no UID, VTIMEZONE": event("DTSTART;TZID=Customized Time Zone:20240101T100000", HOUR).replace(
-        "UID:odd@x\r\n", ""
-    ).replace("BEGIN:VEVENT", _CUSTOM_PARIS + "BEGIN:VEVENT"),
-    "two events without UID": event(AT10, HOUR, "END:VEVENT", "BEGIN:VEVENT", "DTSTART:20240102T100000Z", HOUR)
-    .replace("UID:odd@x\r\n", ""),
+    "no UID, VTIMEZONE": event("DTSTART;TZID=Customized Time Zone:20240101T100000", HOUR)
+    .replace("UID:odd@x\r\n", "")
+    .replace("BEGIN:VEVENT", _CUSTOM_PARIS + "BEGIN:VEVENT"),
+    "two events without UID": event(
+        AT10, HOUR, "END:VEVENT", "BEGIN:VEVENT", "DTSTART:20240102T100000Z", HOUR
+    ).replace("UID:odd@x\r\n", ""),
     "twin events without UID": event(AT10, HOUR, "END:VEVENT", "BEGIN:VEVENT", AT10, HOUR).replace(
         "UID:odd@x\r\n", ""
     ),

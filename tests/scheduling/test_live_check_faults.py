@@ -166,8 +166,13 @@ class Booked:
     free: datetime  # a free slot the same day
 
 
-def prepare(runtime: Runtime, researcher: Researcher, cloud: Cloud) -> Booked:
+def prepare(runtime: Runtime, researcher: Researcher, cloud: Cloud, *, connector: str = "") -> Booked:
     account_id = add_account(runtime, researcher.id, cloud)
+    if connector:
+        with runtime.ctx.sessions() as db, db.begin():
+            account = db.get(CalendarAccount, account_id)
+            assert account is not None
+            account.connector = connector
     day = day_ahead(3)
     busy, free = at(day, 10), at(day, 14)
     cloud.add_single(cloud.calendars[0], busy, busy + timedelta(hours=1), "Synced meeting", "busy")
@@ -293,9 +298,7 @@ def test_the_old_google_integration_past_its_removal_date_books_on_synced_data(
     researcher: Researcher,
     google: google_emulator.RunningEmulator,
 ) -> None:
-    cloud = GoogleCloud(google)
-    cloud.connector = "google_legacy"
-    booked = prepare(runtime, researcher, cloud)
+    booked = prepare(runtime, researcher, GoogleCloud(google), connector="google_legacy")
     runtime.settings.legacy_google_removal_date = (datetime.now(UTC) - timedelta(days=1)).date()
 
     booking = assert_confirmed_on_synced_data(runtime, client, booked)
