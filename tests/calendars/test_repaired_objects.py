@@ -109,7 +109,8 @@ def book(client: TestClient, token: str, start: datetime) -> int:
         "name": "Ada Lovelace",
         "email": "ada@example.org",
     }
-    return client.post(f"/book/{token}", data=form).status_code
+    status: int = client.post(f"/book/{token}", data=form).status_code
+    return status
 
 
 def uids(runtime: Runtime, calendar_id: int) -> dict[str, str]:
