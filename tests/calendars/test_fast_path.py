@@ -385,7 +385,8 @@ def single_events(draw: st.DrawFn) -> str:
         lines.append(f"ATTENDEE;CN=Someone{partstat};RSVP=TRUE:{draw(st.sampled_from(people))}")
     lines += draw(st.lists(st.sampled_from(_NOISE), max_size=2))
     lines = draw(st.permutations(lines))
-    body = ["BEGIN:VEVENT", f"UID:{draw(_TEXT)}@generated", *lines, "END:VEVENT"]
+    uid = [f"UID:{draw(_TEXT)}@generated"] if draw(st.integers(0, 5)) else []  # some without (repaired)
+    body = ["BEGIN:VEVENT", *uid, *lines, "END:VEVENT"]
     zone = draw(st.sampled_from(_CUSTOM)).rstrip("\r\n")
     head = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//t//t//EN", *([zone] if zone else [])]
     return "\r\n".join([*head, *body, "END:VCALENDAR", ""])

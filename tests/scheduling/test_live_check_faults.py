@@ -310,6 +310,41 @@ def test_a_failing_token_endpoint_books_on_synced_data_within_the_timeout(
     assert status == "ok"
 
 
+def test_refreshes_of_several_accounts_stall_together_not_one_after_another(
+    runtime: Runtime,
+    client: TestClient,
+    researcher: Researcher,
+    google: google_emulator.RunningEmulator,
+    graph: graph_emulator.RunningEmulator,
+    google_tokens: TokenProxy,
+    graph_tokens: TokenProxy,
+) -> None:
+    """Three accounts whose token endpoints all stall: the booking still waits about one timeout."""
+    booked = prepare(runtime, researcher, GoogleCloud(google))
+    others = [GoogleCloud(google), GraphCloud(graph)]
+    for cloud in others:
+        account_id = add_account(runtime, researcher.id, cloud)
+        report = sync_account(runtime.ctx, account_id=account_id)
+        assert report is not None and report.status == "ok", report
+    with runtime.ctx.sessions() as db:
+        ids = [a.id for a in db.query(CalendarAccount).filter_by(researcher_id=researcher.id)]
+    for account_id in ids:
+        expire_stored_token(runtime, account_id)
+    google_tokens.mode = graph_tokens.mode = "hang"
+    try:
+        answer, took = book(client, booked.token, booked.free)
+        assert answer.status_code == 200 and "Votre session est réservée" in seen(answer), answer.text
+        assert took < LIVE_TIMEOUT + 3, f"the booking took {took:.1f}s"
+        (booking,) = bookings(runtime)
+        assert booking.live_check == "synced"
+        for cloud in (booked.cloud, *others):
+            assert cloud.email in booking.live_check_detail, booking.live_check_detail
+        assert google_tokens.requests == 2 and graph_tokens.requests == 1
+    finally:
+        google_tokens.release()
+        graph_tokens.release()
+
+
 def test_the_old_google_integration_past_its_removal_date_books_on_synced_data(
     runtime: Runtime,
     client: TestClient,
