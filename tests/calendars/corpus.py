@@ -618,6 +618,51 @@ def _google_like() -> Iterator[CorpusCalendar]:
     yield CorpusCalendar("google-x-wr-timezone", vcalendar(*events, headers=headers), default_tz="Asia/Tokyo")
 
 
+def _uidless(*lines: str, summary: str = "", stamp: str = "20240101T000000Z") -> str:
+    """A VEVENT without UID (old exports, hand-made feeds)."""
+    body = [f"DTSTAMP:{stamp}", *lines, *([f"SUMMARY:{summary}"] if summary else [])]
+    return "".join(fold(line) + "\r\n" for line in ["BEGIN:VEVENT", *body, "END:VEVENT"])
+
+
+def _repairable() -> Iterator[CorpusCalendar]:
+    """Events that RFC 5545 calls invalid but that can be placed in time: no UID, an empty RRULE (nothing or
+    only spaces after the colon), several events without UID in one object (a hand-made feed)."""
+    events = [
+        _uidless(prop("DTSTART", z(2024, 6, 3, 9)), prop("DTEND", z(2024, 6, 3, 10)), summary="no UID"),
+        _uidless(
+            prop("DTSTART", w(2024, 6, 4, 9), tzid="Europe/Paris"),
+            prop("DTEND", w(2024, 6, 4, 10), tzid="Europe/Paris"),
+            summary="no UID either, in Paris",
+        ),
+        _uidless(prop("DTSTART", d(2024, 6, 5)), prop("DTEND", d(2024, 6, 6)), summary="no UID, all day"),
+        _uidless(
+            prop("DTSTART", z(2024, 6, 10, 14)),
+            prop("DTEND", z(2024, 6, 10, 15)),
+            "RRULE:FREQ=WEEKLY;COUNT=3",
+            summary="no UID, weekly",
+        ),
+        _uidless(prop("DTSTART", z(2024, 6, 3, 9)), "DURATION:PT30M", summary="no UID, same start"),
+        timed("empty-rule", z(2024, 6, 11, 9), z(2024, 6, 11, 10), "RRULE:", summary="RRULE: (once)"),
+        timed("spaces-rule", z(2024, 6, 12, 9), z(2024, 6, 12, 10), "RRULE:   ", summary="RRULE of spaces"),
+        vevent("empty-rule-date", prop("DTSTART", d(2024, 6, 13)), "RRULE:", summary="all day, empty RRULE"),
+        timed(
+            "empty-rule-cancelled",
+            z(2024, 6, 14, 9),
+            z(2024, 6, 14, 10),
+            "RRULE:",
+            "STATUS:CANCELLED",
+            summary="cancelled: still not busy",
+        ),
+    ]
+    yield CorpusCalendar("repairable", vcalendar(*events), default_tz="Europe/Paris")
+    # A feed whose events all lack a UID, as one object.
+    feed = [
+        _uidless(prop("DTSTART", z(2024, 7, 1 + i, 9)), prop("DTEND", z(2024, 7, 1 + i, 11)), summary=f"f{i}")
+        for i in range(4)
+    ]
+    yield CorpusCalendar("uidless-feed", vcalendar(*feed, prodid="-//hand made//EN"), default_tz="UTC")
+
+
 # --- random calendars ---------------------------------------------------------------------------------------
 
 _RANDOM_ZONES = [
@@ -726,6 +771,7 @@ def corpus() -> Iterator[CorpusCalendar]:
         _dst_edges,
         _odd_zones,
         _google_like,
+        _repairable,
     ):
         yield from family()
     for seed in range(12):

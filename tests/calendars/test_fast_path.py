@@ -72,6 +72,7 @@ def assert_same(
         return False
     assert isinstance(fast, ParsedObject), fast
     assert (fast.uid, fast.summary, fast.recurring) == (slow.uid, slow.summary, slow.recurring)
+    assert fast.repairs == slow.repairs
     if fast.single is None:
         return False  # both went through icalendar: nothing more to compare
     assert fast.calendar is None
@@ -94,7 +95,8 @@ def busy(obj: ParsedObject, window: Interval, zone: str, owners: tuple[str, ...]
 
 def split_by_uid(text: str) -> list[str]:
     """One object per UID, as a CalDAV server stores a calendar: the calendar's own properties, all its
-    VTIMEZONEs, and the components of that UID (master and overrides)."""
+    VTIMEZONEs, and the components of that UID (master and overrides); a component without UID is an object
+    of its own."""
     lines = [line for line in _LOGICAL_LINE.split(text) if line.strip()]
     header: list[str] = []
     zones: list[str] = []
@@ -115,8 +117,9 @@ def split_by_uid(text: str) -> list[str]:
                 if block[0].upper().startswith("BEGIN:VTIMEZONE"):
                     zones += block
                 else:
-                    uid = next(b for b in block if b.upper().startswith("UID"))
-                    by_uid.setdefault(uid.split(":", 1)[1], []).extend(block)
+                    uid = next((b for b in block if b.upper().startswith("UID")), None)
+                    key = uid.split(":", 1)[1] if uid else f"no UID #{len(by_uid)}"
+                    by_uid.setdefault(key, []).extend(block)
                 block = []
     return [
         "\r\n".join(["BEGIN:VCALENDAR", *header, *zones, *components, "END:VCALENDAR", ""])
@@ -234,6 +237,7 @@ def event(*lines: str, header: tuple[str, ...] = ()) -> str:
 
 START = "DTSTART;TZID=Europe/Paris:20240331T023000"
 AT10, HOUR = "DTSTART:20240101T100000Z", "DURATION:PT1H"
+_CUSTOM_PARIS = vtimezone("Customized Time Zone", **PARIS_RULES)
 ODD = {
     "DST gap": event(START, "DTEND;TZID=Europe/Paris:20240331T033000"),
     "DST fold": event("DTSTART;TZID=America/New_York:20241103T013000", "DURATION:PT30M"),
@@ -259,6 +263,23 @@ ODD = {
     "two DTSTART": event(AT10, "DTSTART:20240102T100000Z"),
     "no DTSTART": event("DTEND:20240101T100000Z"),
     "no UID": event(AT10).replace("UID:odd@x\r\n", ""),
+    "no UID, an hour": event(AT10, HOUR).replace("UID:odd@x\r\n", ""),
+    "no UID, no DTSTART": event(HOUR).replace("UID:odd@x\r\n", ""),
+    "no UID, a bad DTSTART": event("DTSTART:20240231T100000Z", HOUR).replace("UID:odd@x\r\n", ""),
+    "no UID, VTIMEZONE": event("DTSTART;TZID=Customized Time Zone:20240101T100000", HOUR)
+    .replace("UID:odd@x\r\n", "")
+    .replace("BEGIN:VEVENT", _CUSTOM_PARIS + "BEGIN:VEVENT"),
+    "two events without UID": event(
+        AT10, HOUR, "END:VEVENT", "BEGIN:VEVENT", "DTSTART:20240102T100000Z", HOUR
+    ).replace("UID:odd@x\r\n", ""),
+    "twin events without UID": event(AT10, HOUR, "END:VEVENT", "BEGIN:VEVENT", AT10, HOUR).replace(
+        "UID:odd@x\r\n", ""
+    ),
+    "empty RRULE": event(AT10, HOUR, "RRULE:"),
+    "RRULE of spaces": event(AT10, HOUR, "RRULE:   "),
+    "empty RRULE beside a rule": event(AT10, HOUR, "RRULE:FREQ=DAILY;COUNT=3", "RRULE:"),
+    "empty RRULE, no UID": event(AT10, HOUR, "RRULE:").replace("UID:odd@x\r\n", ""),
+    "RRULE without FREQ": event(AT10, HOUR, "RRULE:COUNT=3"),
     "impossible date": event("DTSTART:20240231T100000Z"),
     "leap second": event("DTSTART:20241231T235960Z"),
     "two STATUS": event(AT10, HOUR, "STATUS:CANCELLED", "STATUS:CONFIRMED"),
@@ -364,7 +385,8 @@ def single_events(draw: st.DrawFn) -> str:
         lines.append(f"ATTENDEE;CN=Someone{partstat};RSVP=TRUE:{draw(st.sampled_from(people))}")
     lines += draw(st.lists(st.sampled_from(_NOISE), max_size=2))
     lines = draw(st.permutations(lines))
-    body = ["BEGIN:VEVENT", f"UID:{draw(_TEXT)}@generated", *lines, "END:VEVENT"]
+    uid = [f"UID:{draw(_TEXT)}@generated"] if draw(st.integers(0, 5)) else []  # some without (repaired)
+    body = ["BEGIN:VEVENT", *uid, *lines, "END:VEVENT"]
     zone = draw(st.sampled_from(_CUSTOM)).rstrip("\r\n")
     head = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//t//t//EN", *([zone] if zone else [])]
     return "\r\n".join([*head, *body, "END:VCALENDAR", ""])

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from creneau.calendars.ical import MalformedObject, ParsedObject, busy_occurrences, parse, resolve_tzid
+from creneau.calendars.ical._repair import EMPTY_RULE, NO_UID
 from creneau.domain.intervals import Interval
 from tests.calendars.corpus import PARIS_RULES, prop, timed, vcalendar, vevent, vtimezone, w, z
 
@@ -65,9 +66,18 @@ MALFORMED = {
         event_text("DTSTART:20240101T100000Z", "RECURRENCE-ID:x"),
         "RECURRENCE-ID has an invalid",
     ),
-    "no UID": (
-        vcalendar("BEGIN:VEVENT\r\nDTSTART:20240101T100000Z\r\nSUMMARY:" + SECRET + "\r\nEND:VEVENT\r\n"),
-        "has no UID",
+    "no UID and no DTSTART": (
+        vcalendar("BEGIN:VEVENT\r\nDTEND:20240101T100000Z\r\nSUMMARY:" + SECRET + "\r\nEND:VEVENT\r\n"),
+        "a VEVENT without UID: no DTSTART",
+    ),
+    "no UID and a bad DTSTART": (
+        vcalendar("BEGIN:VEVENT\r\nDTSTART:20240231T100000Z\r\nSUMMARY:" + SECRET + "\r\nEND:VEVENT\r\n"),
+        "DTSTART has an invalid value",
+    ),
+    "empty RRULE and no DTSTART": (event_text("DTEND:20240101T100000Z", "RRULE:"), "no DTSTART"),
+    "RRULE garbage beside an empty one": (
+        event_text("DTSTART:20240101T100000Z", "RRULE:", "RRULE:every monday"),
+        "RRULE has no FREQ",
     ),
     "nothing inside": (vcalendar(), "no VEVENT, VTODO or VJOURNAL"),
     "other calendar scale": (
@@ -105,6 +115,70 @@ def test_a_parse_error_from_a_long_line_is_cut_short() -> None:
 
 
 # --- what parse accepts -------------------------------------------------------------------------------------
+
+
+def uidless(*lines: str) -> str:
+    return "".join(f"{line}\r\n" for line in ["BEGIN:VEVENT", *lines, "END:VEVENT"])
+
+
+def spans_of(text: str) -> list[tuple[datetime, datetime]]:
+    found = busy_occurrences(parse(text), window=YEAR, default_tz=ZoneInfo("Europe/Paris"))
+    return [(o.start, o.end) for o in found]
+
+
+def test_an_event_without_uid_is_read_under_a_uid_derived_from_its_content() -> None:
+    at9 = ["DTSTART:20240603T090000Z", "DTEND:20240603T100000Z", f"SUMMARY:{SECRET}"]
+    text = vcalendar(uidless("DTSTAMP:20240101T000000Z", *at9))
+    obj = parse(text)
+    assert obj.repairs == (NO_UID,)
+    assert obj.uid.startswith("creneau-derived-") and SECRET not in obj.uid
+    assert spans_of(text) == [(z(2024, 6, 3, 9), z(2024, 6, 3, 10))]
+    # Stable: what changes at every export (DTSTAMP, DESCRIPTION, alarms) does not change it; the event's
+    # time does.
+    again = vcalendar(uidless("DTSTAMP:20260101T120000Z", "DESCRIPTION:new notes", *at9))
+    assert parse(again).uid == obj.uid
+    moved = vcalendar(uidless("DTSTART:20240603T110000Z", "DTEND:20240603T120000Z", f"SUMMARY:{SECRET}"))
+    assert parse(moved).uid != obj.uid
+    # The same in an object that icalendar reads (not the fast path): the same UID.
+    zoned = vcalendar(uidless(*at9, "X-WR-SOMETHING:1"), headers=["X-WR-TIMEZONE:UTC"])
+    assert parse(zoned).uid == obj.uid and parse(zoned).single is None
+
+
+def test_several_events_without_uid_in_one_object_stay_distinct() -> None:
+    first = uidless("DTSTART:20240701T090000Z", "DTEND:20240701T100000Z")
+    second = uidless("DTSTART:20240702T090000Z", "DTEND:20240702T100000Z")
+    weekly = uidless("DTSTART:20240708T140000Z", "DURATION:PT1H", "RRULE:FREQ=WEEKLY;COUNT=2")
+    text = vcalendar(first, second, weekly, first)  # the last one a twin of the first
+    obj = parse(text)
+    assert obj.repairs == (NO_UID,) and obj.recurring
+    assert obj.calendar is not None
+    uids = [str(e["UID"]) for e in obj.calendar.walk("VEVENT")]
+    assert len(set(uids)) == 4
+    assert spans_of(text) == [
+        (z(2024, 7, 1, 9), z(2024, 7, 1, 10)),
+        (z(2024, 7, 2, 9), z(2024, 7, 2, 10)),
+        (z(2024, 7, 8, 14), z(2024, 7, 8, 15)),
+        (z(2024, 7, 15, 14), z(2024, 7, 15, 15)),
+    ]
+    assert parse(text).uid == obj.uid  # identical content, identical UIDs
+
+
+@pytest.mark.parametrize("rule", ["RRULE:", "RRULE:   ", "RRULE;X-A=b:"])
+def test_an_empty_rrule_is_no_rule(rule: str) -> None:
+    text = event_text("DTSTART:20240101T100000Z", "DTEND:20240101T110000Z", rule)
+    obj = parse(text)
+    assert obj.repairs == (EMPTY_RULE,) and not obj.recurring and obj.uid == "u1@example.org"
+    assert spans_of(text) == [(z(2024, 1, 1, 10), z(2024, 1, 1, 11))]
+    beside = event_text("DTSTART:20240101T100000Z", "DURATION:PT1H", rule, "RRULE:FREQ=DAILY;COUNT=2")
+    assert parse(beside).recurring and spans_of(beside) == [
+        (z(2024, 1, 1, 10), z(2024, 1, 1, 11)),
+        (z(2024, 1, 2, 10), z(2024, 1, 2, 11)),
+    ]
+
+
+def test_a_valid_object_reports_no_repair() -> None:
+    assert parse(event_text("DTSTART:20240101T100000Z", "RRULE:FREQ=DAILY;COUNT=2")).repairs == ()
+    assert parse(vcalendar(timed("one@x", z(2024, 1, 1, 9), z(2024, 1, 1, 10)))).repairs == ()
 
 
 def test_uid_summary_and_recurring() -> None:

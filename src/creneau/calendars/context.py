@@ -57,9 +57,10 @@ class EngineContext:
     def provider_for(
         self, account: CalendarAccount, *, timeout: float | None = None, fresh_token: bool = False
     ) -> CalendarProvider:
-        """A provider for ``account``; ``timeout`` (seconds per request) replaces the configured one, for the
-        short live checks made while a participant waits. An OAuth account's access token is refreshed first
-        when it expires soon (or anyway, with ``fresh_token``: the server refused it).
+        """A provider for ``account``; ``timeout`` (seconds per request, the token refresh's included)
+        replaces the configured one, for the short live checks made while a participant waits. An OAuth
+        account's access token is refreshed first when it expires soon (or anyway, with ``fresh_token``:
+        the server refused it).
 
         Call it outside any write transaction: a refresh stores the new token in a transaction of its own.
 
@@ -73,7 +74,7 @@ class EngineContext:
         secret = self.vault.decrypt(account.credentials)
         if is_oauth(account) and (fresh_token or self.tokens.needs_refresh(secret)):
             # Only then the keeper: it locks the account's row and may call the token endpoint.
-            secret = self.tokens.secret_for(account.id, force=fresh_token)
+            secret = self.tokens.secret_for(account.id, force=fresh_token, timeout=timeout)
         connection = Connection(
             server_url=account.server_url,
             username=account.username,

@@ -18,9 +18,8 @@ from sqlalchemy.orm import Session, selectinload
 from creneau.calendars import ical
 from creneau.calendars.context import EngineContext
 from creneau.calendars.occurrences import calendar_timezone, owner_addresses
-from creneau.calendars.providers.base import CalendarProvider
 from creneau.domain.intervals import Interval, clip, merge
-from creneau.errors import ProviderError
+from creneau.errors import AuthFailed, ProviderError
 from creneau.store.models import BusyOccurrence, Calendar, CalendarAccount, SyncedEvent
 
 log = logging.getLogger(__name__)
@@ -93,7 +92,13 @@ def live_busy(
     conflict-checked calendars, and expand them with our busy rules.
 
     Waits at most about ``timeout`` seconds in all; an account that fails, is too slow or needs
-    reconnecting is listed in ``unanswered`` (never raises for a provider's failure)."""
+    reconnecting is listed in ``unanswered`` (never raises for a provider's failure).
+
+    What the questions need is read first, in one short database session closed before any network call.
+    Each provider is then opened in the pool, under the same timeout: opening an OAuth account may refresh
+    its access token at the token endpoint, which can be refused, fail or hang like any server. A refused
+    sign-in (refresh refused, old Google integration past its removal date, application not configured)
+    flags the account "reconnect_needed" as sync does; the booking goes on against synced data."""
     result = LiveBusy()
     asked: list[_Question] = []
     with ctx.sessions() as session:
@@ -111,7 +116,7 @@ def live_busy(
                 continue
             asked.append(
                 _Question(
-                    provider=ctx.provider_for(account, timeout=timeout),
+                    account=account,
                     account_id=account.id,
                     label=account.username,
                     remote_ids=[c.remote_id for c in calendars],
@@ -121,11 +126,15 @@ def live_busy(
                     owners=owner_addresses(calendars[0]),
                 )
             )
+    # Closing the session detached the accounts with every column loaded: the pool reads them without the
+    # database (nothing left to load lazily).
     if not asked:
         return result
     pool = ThreadPoolExecutor(max_workers=min(8, len(asked)), thread_name_prefix="creneau-live")
     try:
-        futures = {pool.submit(_ask, question, window, ignore_uid): question for question in asked}
+        futures = {
+            pool.submit(_ask, ctx, question, window, ignore_uid, timeout): question for question in asked
+        }
         done, late = wait(futures, timeout=timeout + 1.0)
         for future in late:
             result.unanswered.append(f"{futures[future].label}: timeout")
@@ -151,7 +160,7 @@ def live_busy(
 
 @dataclass
 class _Question:
-    provider: CalendarProvider
+    account: CalendarAccount  # detached, its columns loaded: what ``provider_for`` reads
     account_id: int
     label: str
     remote_ids: list[str]
@@ -159,11 +168,18 @@ class _Question:
     owners: frozenset[str]
 
 
-def _ask(question: _Question, window: Interval, ignore_uid: str | None) -> list[Interval]:
+def _ask(
+    ctx: EngineContext, question: _Question, window: Interval, ignore_uid: str | None, timeout: float
+) -> list[Interval]:
     try:
-        remote = question.provider.busy_times(question.remote_ids, window)
+        provider = ctx.provider_for(question.account, timeout=timeout)
+    except AuthFailed as exc:
+        _reconnect_needed(ctx, question.account_id, exc)
+        raise
+    try:
+        remote = provider.busy_times(question.remote_ids, window)
     finally:
-        question.provider.close()
+        provider.close()
     found: list[Interval] = []
     for event in remote:
         try:
@@ -177,3 +193,16 @@ def _ask(question: _Question, window: Interval, ignore_uid: str | None) -> list[
             continue  # sync reports it; a live check cannot do better
         found.extend(o.interval for o in occurrences)
     return clip(found, window)
+
+
+def _reconnect_needed(ctx: EngineContext, account_id: int, exc: AuthFailed) -> None:
+    """Flag the account as sync does when its sign-in is refused (the token keeper already did it for a
+    refused refresh)."""
+    try:
+        with ctx.sessions() as session, session.begin():
+            account = session.get(CalendarAccount, account_id)
+            if account is not None and account.status != "reconnect_needed":
+                account.status, account.status_detail = "reconnect_needed", f"{exc.code}: {exc}"
+    except Exception:  # the booking must go on; the next sync flags it again
+        log.exception("could not flag account %s as needing a reconnect", account_id)
+    log.warning("account %s: live check refused (%s); reconnect needed", account_id, exc.code)

@@ -37,6 +37,51 @@ log = logging.getLogger(__name__)
 MALFORMED_KEPT = 20  # how many "href: reason" lines the Integrations page can show per calendar
 
 
+@dataclass(frozen=True)
+class ObjectsReport:
+    """What a calendar's syncs could not read (``skipped``: remote id → reason, the first
+    :data:`MALFORMED_KEPT`) and what they read only once repaired (``repaired``: remote id → what was
+    repaired, the first :data:`MALFORMED_KEPT`, of ``repaired_count``).
+
+    Stored in ``calendar_sync_states.malformed_detail``: the JSON object ``{remote id: reason}`` of the
+    skipped ones when nothing was repaired (as before repairs existed), else
+    ``{"skipped": {...}, "repaired": {...}, "repaired_count": n}``. ``malformed_count`` counts the skipped.
+    """
+
+    skipped: dict[str, str]
+    repaired: dict[str, str]
+    repaired_count: int
+
+    @classmethod
+    def read(cls, detail: str) -> ObjectsReport | None:
+        """The report stored as ``detail``; None when it is not one (free text of an older version)."""
+        try:
+            data = json.loads(detail or "{}")
+        except ValueError:
+            return None
+        if not isinstance(data, dict):
+            return None
+        if set(data) == {"skipped", "repaired", "repaired_count"} and isinstance(data["repaired"], dict):
+            skipped, repaired = data["skipped"], data["repaired"]
+            count = data["repaired_count"] if isinstance(data["repaired_count"], int) else len(repaired)
+        else:
+            skipped, repaired, count = data, {}, 0
+        if not isinstance(skipped, dict):
+            return None
+        return cls(
+            skipped={str(k): str(v) for k, v in skipped.items()},
+            repaired={str(k): str(v) for k, v in repaired.items()},
+            repaired_count=count,
+        )
+
+    def stored(self) -> str:
+        skipped = dict(sorted(self.skipped.items())[:MALFORMED_KEPT])
+        if not self.repaired_count:
+            return json.dumps(skipped)
+        repaired = dict(sorted(self.repaired.items())[:MALFORMED_KEPT])
+        return json.dumps({"skipped": skipped, "repaired": repaired, "repaired_count": self.repaired_count})
+
+
 @dataclass
 class SyncReport:
     account_id: int
@@ -46,6 +91,7 @@ class SyncReport:
     deleted: int = 0
     unchanged: int = 0
     malformed: int = 0
+    repaired: int = 0  # objects read only once repaired (ical ``ParsedObject.repairs``)
     full_resyncs: int = 0
     error: str = ""
 
@@ -248,29 +294,38 @@ def _apply(
     window = reader.window
     # When the window moved, occurrences entering it must appear without any change on the server.
     window_moved = state.window_start != window.start or state.window_end != window.end
-    malformed: dict[str, str] = {} if changes.full else json.loads(state.malformed_detail or "{}")
-    gone = _delete_gone(session, calendar_id, changes, malformed)
+    before = None if changes.full else ObjectsReport.read(state.malformed_detail)
+    malformed: dict[str, str] = dict(before.skipped) if before else {}
+    repaired: dict[str, str] = dict(before.repaired) if before else {}
+    gone = _delete_gone(session, calendar_id, changes, (malformed, repaired))
     events = _load_events(session, calendar_id, changes, everything=window_moved)
     for bad in changes.bad:
         malformed[bad.remote_id] = bad.reason
-    readings = _store_upserts(session, calendar_id, changes, events, malformed, reader)
+        repaired.pop(bad.remote_id, None)
+    readings = _store_upserts(session, calendar_id, changes, events, malformed, repaired, reader)
     if window_moved:
-        readings = {e.id: readings.get(e.id) or (e, _reread(e, reader, malformed)) for e in events.values()}
+        readings = {
+            e.id: readings.get(e.id) or (e, _reread(e, reader, malformed, repaired)) for e in events.values()
+        }
     _replace_occurrences(session, readings)
     state.cursor = changes.cursor
     state.window_start, state.window_end = window.start, window.end
     state.last_success_at = datetime.now(UTC)
     state.last_error = ""
     state.malformed_count = len(malformed)
-    state.malformed_detail = json.dumps(dict(sorted(malformed.items())[:MALFORMED_KEPT]))
+    state.malformed_detail = ObjectsReport(malformed, repaired, len(repaired)).stored()
     report.fetched += len(changes.upserted)
     report.deleted += gone
     report.unchanged += len(changes.unchanged)
     report.malformed += len(malformed)
+    report.repaired += len(repaired)
 
 
-def _delete_gone(session: Session, calendar_id: int, changes: ChangeSet, malformed: dict[str, str]) -> int:
-    """Delete the events the server no longer has (their occurrences go by cascade); returns how many."""
+def _delete_gone(
+    session: Session, calendar_id: int, changes: ChangeSet, reports: tuple[dict[str, str], ...]
+) -> int:
+    """Delete the events the server no longer has (their occurrences go by cascade), and forget them in
+    ``reports`` (remote id → reason); returns how many."""
     gone = set(changes.deleted)
     if changes.full:
         keep = {e.remote_id for e in changes.upserted} | set(changes.unchanged)
@@ -278,7 +333,8 @@ def _delete_gone(session: Session, calendar_id: int, changes: ChangeSet, malform
         held = session.scalars(select(SyncedEvent.remote_id).where(SyncedEvent.calendar_id == calendar_id))
         gone |= set(held) - keep
     for remote_id in gone:
-        malformed.pop(remote_id, None)
+        for found in reports:
+            found.pop(remote_id, None)
     ids = list(gone)
     deleted = 0
     for i in range(0, len(ids), IN_CHUNK):
@@ -324,9 +380,11 @@ def _store_upserts(
     changes: ChangeSet,
     events: dict[str, SyncedEvent],
     malformed: dict[str, str],
+    repaired: dict[str, str],
     reader: Reader,
 ) -> dict[int, tuple[SyncedEvent, Reading | None]]:
-    """Write changed objects that can be read; returns them by event id with what was read."""
+    """Write changed objects that can be read; returns them by event id with what was read. ``malformed``
+    and ``repaired`` (remote id → reason) are updated with what reading them said."""
     now = datetime.now(UTC)
     pending: list[tuple[SyncedEvent, Reading]] = []
     for remote in changes.upserted:
@@ -334,8 +392,10 @@ def _store_upserts(
             reading = reader.get(remote)
         except ical.MalformedObject as exc:  # the previous readable version, if any, is kept
             malformed[remote.remote_id] = str(exc)
+            repaired.pop(remote.remote_id, None)
             continue
         malformed.pop(remote.remote_id, None)
+        _note_repairs(repaired, remote.remote_id, reading)
         event = events.get(remote.remote_id)
         if event is None:
             event = SyncedEvent(calendar_id=calendar_id, remote_id=remote.remote_id)
@@ -349,12 +409,24 @@ def _store_upserts(
     return {event.id: (event, reading) for event, reading in pending}
 
 
-def _reread(event: SyncedEvent, reader: Reader, malformed: dict[str, str]) -> Reading | None:
+def _note_repairs(repaired: dict[str, str], remote_id: str, reading: Reading) -> None:
+    if reading.parsed.repairs:
+        repaired[remote_id] = "; ".join(reading.parsed.repairs)
+    else:
+        repaired.pop(remote_id, None)
+
+
+def _reread(
+    event: SyncedEvent, reader: Reader, malformed: dict[str, str], repaired: dict[str, str]
+) -> Reading | None:
     try:
-        return reader.read(event.ical)
+        reading = reader.read(event.ical)
     except ical.MalformedObject as exc:  # read once already; a library upgrade might change that
         malformed[event.remote_id] = str(exc)
+        repaired.pop(event.remote_id, None)
         return None
+    _note_repairs(repaired, event.remote_id, reading)
+    return reading
 
 
 class _ProgressTracker:

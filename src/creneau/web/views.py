@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,6 +11,7 @@ from creneau.calendars.accounts import PROVIDER_LABELS
 from creneau.calendars.context import EngineContext
 from creneau.calendars.oauth import connector_of, is_oauth
 from creneau.calendars.push import account_mode
+from creneau.calendars.sync import ObjectsReport
 from creneau.store.models import Calendar, CalendarAccount
 from creneau.web.errors import PROVIDER_MESSAGES
 from creneau.web.i18n import Translator
@@ -49,6 +51,8 @@ class CalendarView:
     malformed_count: int
     malformed_detail: str
     last_error: str
+    repaired_count: int = 0  # objects read only once repaired (no UID, an empty RRULE)
+    repaired_detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,9 @@ class AccountView:
 
 def calendar_view(calendar: Calendar) -> CalendarView:
     state = calendar.sync_state
+    detail = state.malformed_detail if state else ""
+    objects = ObjectsReport.read(detail)
+    repaired = objects.repaired if objects else {}
     return CalendarView(
         id=calendar.id,
         name=calendar.name,
@@ -83,8 +90,11 @@ def calendar_view(calendar: Calendar) -> CalendarView:
         read_only=calendar.read_only,
         check_conflicts=calendar.check_conflicts,
         malformed_count=state.malformed_count if state else 0,
-        malformed_detail=state.malformed_detail if state else "",
+        # The skipped objects as before repairs were reported ({remote id: reason}); free text as it is.
+        malformed_detail=json.dumps(objects.skipped) if objects and objects.repaired_count else detail,
         last_error=state.last_error if state else "",
+        repaired_count=objects.repaired_count if objects else 0,
+        repaired_detail=json.dumps(repaired) if repaired else "",
     )
 
 

@@ -10,7 +10,8 @@ The contract is exactness: what this reader accepts it reads exactly as the ical
 events). So it accepts only:
 
 - exactly one VCALENDAR (only VERSION, PRODID, CALSCALE:GREGORIAN, without parameters) around exactly one
-  VEVENT and nothing else; in the VEVENT only UID (required), SUMMARY, DTSTART (required), DTEND or
+  VEVENT and nothing else; in the VEVENT only UID (derived from the content when absent, as ``_parse``
+  does: ``_repair``), SUMMARY, DTSTART (required), DTEND or
   DURATION (not both), SEQUENCE, STATUS, TRANSP, ORGANIZER and ATTENDEE lines, each once except the last
   two: no RRULE, RDATE, EXDATE, EXRULE, RECURRENCE-ID, X-WR-TIMEZONE;
 - plain content lines: ASCII names, unquoted parameter values without whitespace at their ends, none with the
@@ -33,6 +34,7 @@ from zoneinfo import ZoneInfo
 from icalendar.timezone import tzp
 
 from creneau.calendars.ical._model import ParsedObject, SingleEvent
+from creneau.calendars.ical._repair import NO_UID, derived_uid, vevent_blocks
 from creneau.calendars.ical._zones import ObjectZones
 from creneau.domain.timezones import to_utc
 
@@ -94,8 +96,11 @@ def read_simple(text: str, zones: ObjectZones) -> ParsedObject | None:
     texts = _texts(props)
     persons = _people(people)
     times = _times(props, zones)
-    if texts is None or persons is None or times is None or "UID" not in texts:
+    if texts is None or persons is None or times is None:
         return None
+    repairs: tuple[str, ...] = ()
+    if "UID" not in texts:
+        texts["UID"], repairs = derived_uid(vevent_blocks(text), 0), (NO_UID,)
     event = SingleEvent(
         *times,
         status=texts.get("STATUS", ""),
@@ -103,7 +108,13 @@ def read_simple(text: str, zones: ObjectZones) -> ParsedObject | None:
         organizers=persons[0],
         attendees=persons[1],
     )
-    return ParsedObject(uid=texts["UID"], summary=texts.get("SUMMARY", ""), recurring=False, single=event)
+    return ParsedObject(
+        uid=texts["UID"],
+        summary=texts.get("SUMMARY", ""),
+        recurring=False,
+        repairs=repairs,
+        single=event,
+    )
 
 
 def _event_properties(text: str) -> tuple[dict[str, _Prop], list[tuple[str, _Prop]]] | None:

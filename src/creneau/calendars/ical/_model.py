@@ -59,7 +59,9 @@ class ParsedObject:
 
     ``uid`` is the UID of its first VEVENT (or VTODO/VJOURNAL when it has no event; an ``.ics`` export with
     several UIDs is accepted too), ``summary`` the SUMMARY of its main event (``""`` if none), ``recurring``
-    whether it has an RRULE or RDATE or several event components (overrides).
+    whether it has an RRULE or RDATE or several event components (overrides). ``repairs`` says what was
+    repaired so that the object could be read (``_repair``: a derived UID, an empty RRULE dropped), each
+    message once, in order; ``()`` for a valid object.
 
     The rest is internal. Exactly one of ``calendar`` and ``single`` is set. ``single`` is the one plain
     event of an object the fast path read (``_fast``: most objects of a real calendar); the others are
@@ -74,6 +76,7 @@ class ParsedObject:
     uid: str
     summary: str
     recurring: bool
+    repairs: tuple[str, ...] = ()
     calendar: icalendar.Calendar | None = field(default=None, repr=False)
     single: SingleEvent | None = field(default=None, repr=False)
     calendar_tz: tzinfo | None = field(default=None, repr=False, compare=False)

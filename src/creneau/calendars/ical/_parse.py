@@ -13,6 +13,7 @@ import recurring_ical_events
 
 from creneau.calendars.ical._fast import read_simple
 from creneau.calendars.ical._model import MalformedObject, ParsedObject, reason, short
+from creneau.calendars.ical._repair import EMPTY_RULE, NO_UID, derived_uid, empty_rules, vevent_blocks
 from creneau.calendars.ical._strip import strip_irrelevant
 from creneau.calendars.ical._vtimezone import split_vtimezones
 from creneau.calendars.ical._zones import ObjectZones
@@ -36,7 +37,10 @@ _MAX_COUNT = 20_000
 def parse(text: str) -> ParsedObject:
     """Parse one VCALENDAR object and check what expansion will need.
 
-    Checks: it is exactly one VCALENDAR; every VEVENT has a UID, exactly one valid DTSTART, valid
+    Repairs first what does not prevent placing an event in time (``_repair``): a VEVENT without UID gets
+    one derived from its content, an empty RRULE is dropped; ``ParsedObject.repairs`` says so.
+
+    Checks: it is exactly one VCALENDAR; every VEVENT has exactly one valid DTSTART, valid
     DTEND/DURATION/RECURRENCE-ID/EXDATE/RDATE/RRULE values; DTEND is not before DTSTART; DURATION is not
     negative; an unbounded RRULE does not fire more than 96 times a day. Every TZID is resolved by our own
     rules (``_zones``); a TZID nobody knows leaves the time floating.
@@ -72,21 +76,22 @@ def _parse(text: str, *, fast: bool) -> ParsedObject:
     if not isinstance(calendar, icalendar.Calendar) or calendar.name != "VCALENDAR":
         raise MalformedObject("not a VCALENDAR object")
     try:
-        return _prepare(calendar, zones)
+        return _prepare(calendar, zones, stripped)
     except MalformedObject:
         raise
     except Exception as exc:  # anything icalendar or recurring-ical-events chokes on
         raise MalformedObject(f"cannot read the object: {type(exc).__name__}: {reason(exc)}") from exc
 
 
-def _prepare(calendar: icalendar.Calendar, zones: ObjectZones) -> ParsedObject:
+def _prepare(calendar: icalendar.Calendar, zones: ObjectZones, text: str) -> ParsedObject:
     scale = str(calendar.get("CALSCALE", "GREGORIAN")).strip().upper()
     if scale != "GREGORIAN":
         raise MalformedObject(f"cannot read the object: calendar scale {short(scale)} is not supported")
     declared = calendar.get("X-WR-TIMEZONE")
     calendar_tz = zones(str(declared).strip()) if declared is not None else None
     events = [c for c in calendar.subcomponents if c.name == "VEVENT"]
-    mixed = [_check_event(event, zones, calendar_tz) for event in events]
+    repairs, derived = _repair_events(events, text)
+    mixed = [_check_event(e, zones, calendar_tz, derived=d) for e, d in zip(events, derived, strict=True)]
     with_uid = [c for c in calendar.subcomponents if c.name in _COMPONENTS_WITH_UID and "UID" in c]
     if not events and not with_uid:
         raise MalformedObject("no VEVENT, VTODO or VJOURNAL with a UID")
@@ -100,6 +105,7 @@ def _prepare(calendar: icalendar.Calendar, zones: ObjectZones) -> ParsedObject:
         uid=str(first.get("UID", "")),
         summary=str(summary),
         recurring=recurring,
+        repairs=repairs,
         calendar=calendar,
         calendar_tz=calendar_tz,
         query=query,
@@ -112,12 +118,50 @@ def build_query(calendar: icalendar.Calendar) -> Any:
     return recurring_ical_events.of(calendar, components=("VEVENT",))
 
 
-def _check_event(event: icalendar.Component, zones: ObjectZones, calendar_tz: tzinfo | None) -> bool:
+def _repair_events(events: list[icalendar.Component], text: str) -> tuple[tuple[str, ...], list[bool]]:
+    """Repair in place what ``_repair`` repairs; returns the messages (each once, in order) and which
+    events got a derived UID. ``text`` is the stripped text ``events`` were read from (derived UIDs are
+    computed from it, as the fast path does)."""
+    repairs: dict[str, None] = {}
+    derived = [False] * len(events)
+    found: list[str] | None = None
+
+    def blocks() -> list[str]:  # read only for the objects that need a repair
+        nonlocal found
+        if found is None:
+            found = vevent_blocks(text)
+            if len(found) != len(events):  # a layout our line scan reads otherwise than icalendar
+                found = [event.to_ical().decode(errors="replace") for event in events]
+        return found
+
+    for index, event in enumerate(events):
+        rules = _as_list(event.get("RRULE"))
+        kept = [rule for rule in rules if not _empty_rule(rule)]
+        # icalendar reads "RRULE:" and "RRULE:garbage" alike: drop them only when the text is empty.
+        if kept != rules and len(rules) - len(kept) == empty_rules(blocks()[index]):
+            del event["RRULE"]
+            if kept:
+                event["RRULE"] = kept if len(kept) > 1 else kept[0]
+            repairs[EMPTY_RULE] = None
+        if "UID" not in event:
+            event["UID"] = icalendar.vText(derived_uid(blocks(), index))
+            derived[index] = True
+            repairs[NO_UID] = None
+    return tuple(repairs), derived
+
+
+def _empty_rule(rule: Any) -> bool:
+    """``RRULE:`` with nothing (or only spaces) after the colon: icalendar reads it as a rule of no part."""
+    return isinstance(rule, icalendar.vRecur) and len(rule) == 0
+
+
+def _check_event(
+    event: icalendar.Component, zones: ObjectZones, calendar_tz: tzinfo | None, *, derived: bool
+) -> bool:
     """Check one VEVENT and re-zone its date-times in place; tell whether it mixes floating and zoned
-    date-times among DTSTART, DTEND, EXDATE and RDATE."""
-    if "UID" not in event:
-        raise MalformedObject("a VEVENT has no UID")
-    where = f"VEVENT {short(event['UID'])!r}"
+    date-times among DTSTART, DTEND, EXDATE and RDATE. ``derived``: its UID is ours (``_repair``), not
+    worth naming in a message."""
+    where = "a VEVENT without UID" if derived else f"VEVENT {short(event['UID'])!r}"
     for name in _SINGLE_TIMES:
         prop = event.get(name)
         if prop is None:

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from creneau.calendars.oauth.apps import OAuthApp, connector_of
-from creneau.calendars.oauth.tokens import TokenSet, refresh
+from creneau.calendars.oauth.tokens import TOKEN_TIMEOUT, TokenSet, refresh
 from creneau.calendars.secrets import Vault
 from creneau.errors import AuthExpired, AuthFailed
 from creneau.store.models import CalendarAccount
@@ -49,9 +49,11 @@ class TokenKeeper:
         except AuthFailed:
             return True
 
-    def secret_for(self, account_id: int, *, force: bool = False) -> str:
+    def secret_for(self, account_id: int, *, force: bool = False, timeout: float | None = None) -> str:
         """The account's token set as a provider's ``Connection.secret``, refreshed when it expires soon
-        (or now, with ``force``: after the server refused the access token).
+        (or now, with ``force``: after the server refused the access token). ``timeout`` bounds the token
+        request (seconds; the default is ``tokens.TOKEN_TIMEOUT``): the live check at booking gives its
+        own, so that a stalled token endpoint does not keep the account's row locked long after it.
 
         :raises AuthExpired: when the refresh is refused; the account is then marked "reconnect_needed".
         :raises AuthFailed: when the account's application is not configured any more.
@@ -71,7 +73,7 @@ class TokenKeeper:
                     f"the {connector_of(account)} application is not configured; sign-ins cannot be renewed"
                 )
             try:
-                renewed = refresh(app, tokens)
+                renewed = refresh(app, tokens, timeout=TOKEN_TIMEOUT if timeout is None else timeout)
             except AuthExpired as exc:
                 account.status, account.status_detail = "reconnect_needed", f"{exc.code}: {exc}"
                 session.commit()

@@ -81,15 +81,18 @@ def exchange_code(app: OAuthApp, *, code: str, redirect_uri: str, code_verifier:
     return tokens
 
 
-def refresh(app: OAuthApp, tokens: TokenSet) -> TokenSet:
+def refresh(app: OAuthApp, tokens: TokenSet, *, timeout: float = TOKEN_TIMEOUT) -> TokenSet:
     """A new access token. Google keeps the refresh token; Microsoft may send a new one (kept then).
+    ``timeout``: seconds for the token request (the live check at booking waits less than sync).
 
     :raises AuthExpired: when the grant was revoked or expired (``invalid_grant``): the researcher must
         reconnect. ``ServerUnreachable`` / ``TransientProviderError`` for what is worth retrying.
     """
     if not tokens.refresh_token:
         raise AuthExpired("this account's sign-in cannot be renewed (no refresh token); reconnect it")
-    answer = _post(app, {"grant_type": "refresh_token", "refresh_token": tokens.refresh_token})
+    answer = _post(
+        app, {"grant_type": "refresh_token", "refresh_token": tokens.refresh_token}, timeout=timeout
+    )
     return _token_set(answer, previous_refresh=tokens.refresh_token)
 
 
@@ -106,13 +109,13 @@ def revoke(app: OAuthApp, tokens: TokenSet) -> bool:
     return response.is_success
 
 
-def _post(app: OAuthApp, form: dict[str, str]) -> dict[str, Any]:
+def _post(app: OAuthApp, form: dict[str, str], *, timeout: float = TOKEN_TIMEOUT) -> dict[str, Any]:
     body = {**form, "client_id": app.client_id}
     if app.client_secret:
         body["client_secret"] = app.client_secret
     try:
         response = httpx.post(
-            app.token_url, data=body, headers={"Accept": "application/json"}, timeout=TOKEN_TIMEOUT
+            app.token_url, data=body, headers={"Accept": "application/json"}, timeout=timeout
         )
     except httpx.TimeoutException as exc:
         raise ServerUnreachable("the sign-in server did not answer in time") from exc

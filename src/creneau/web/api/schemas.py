@@ -34,6 +34,11 @@ class CalendarOut(BaseModel):
         description="Objects that could not be read at the last sync, and were skipped"
     )
     malformed_detail: str
+    repaired_count: int = Field(
+        description="Objects read only once repaired at the last syncs (a VEVENT without UID got one derived "
+        "from its content, an empty RRULE was read as no rule): their busy times count"
+    )
+    repaired_detail: str = Field(description="JSON object: remote id → what was repaired (the first 20)")
     last_error: str
 
     @classmethod
@@ -48,6 +53,8 @@ class CalendarOut(BaseModel):
             check_conflicts=calendar.check_conflicts,
             malformed_count=view.malformed_count,
             malformed_detail=view.malformed_detail,
+            repaired_count=view.repaired_count,
+            repaired_detail=view.repaired_detail,
             last_error=view.last_error,
         )
 
