@@ -161,6 +161,7 @@ def request(
     trusted_origin: str | httpx.URL | None = None,
     idempotent: bool | None = None,
     errors: StatusErrors = ANY_SERVER,
+    follow_redirects: bool = True,
 ) -> httpx.Response:
     """Send one request, following up to :data:`MAX_REDIRECTS` redirects, each target checked first.
 
@@ -179,7 +180,8 @@ def request(
     :raises TransientProviderError: on other 5xx answers, broken connections and redirect loops
 
     Other answers (2xx, 4xx) are returned: the caller reads what it expects and raises ``errors.error()``
-    for the rest.
+    for the rest. With ``follow_redirects=False`` a redirect is returned as it is (a token endpoint: its
+    body carries secrets that must not be sent on to another address).
     """
     target = httpx.URL(str(url))
     auth_origin = _origin(httpx.URL(str(trusted_origin or url)))
@@ -193,7 +195,8 @@ def request(
             send_auth,
             retry_dropped=retry,
         )
-        if response.status_code not in _REDIRECTS or "location" not in response.headers:
+        redirected = response.status_code in _REDIRECTS and "location" in response.headers
+        if not redirected or not follow_redirects:
             status = response.status_code
             if status not in accept and (status >= 500 or errors.rate_limited(response)):
                 raise errors.error(response, f"{method} {redact(target)}")
