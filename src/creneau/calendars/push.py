@@ -41,6 +41,12 @@ from creneau.store.models import Calendar, CalendarAccount, PushChannel
 log = logging.getLogger(__name__)
 
 WEBHOOKS = "/webhooks"  # every provider's webhook paths are below it
+
+
+class UnknownWebhook(LookupError):
+    """No provider receives notifications at that path."""
+
+
 STOP_TIMEOUT = 5.0  # seconds per request when stopping channels of an account being deleted
 
 
@@ -288,10 +294,13 @@ def receive(
     """Read a request to ``/webhooks/<path>`` through the provider that listens there, and check each of
     its notifications against the stored channel. Refused notifications are logged and trigger nothing.
 
-    :raises providers.UnknownProvider: when no provider listens at ``path`` (answered 404).
+    :raises UnknownWebhook: when no provider listens at ``path`` (answered 404).
     :raises ValueError: when the request is not a notification of that provider (answered 400).
     """
-    kind = providers.kind_of_webhook(path)
+    try:
+        kind = providers.kind_of_webhook(path)
+    except providers.UnknownProvider as exc:
+        raise UnknownWebhook(str(exc)) from None
     reading = providers.load(kind).read_webhook(Webhook(path=path, headers=headers, query=query, body=body))
     if reading.handshake is not None:
         return Outcome(status=200, handshake=reading.handshake)

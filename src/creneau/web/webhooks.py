@@ -17,7 +17,6 @@ from fastapi.responses import PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from creneau.calendars import push
-from creneau.calendars.providers import UnknownProvider
 from creneau.web.deps import RuntimeDep
 
 router = APIRouter(include_in_schema=False)
@@ -35,7 +34,7 @@ async def webhook(path: str, request: Request, runtime: RuntimeDep) -> Response:
             query=dict(request.query_params),
             body=body,
         )
-    except UnknownProvider:
+    except push.UnknownWebhook:
         return PlainTextResponse("no calendar server sends notifications here", status_code=404)
     except ValueError:
         return PlainTextResponse("not a notification of this calendar server", status_code=400)
