@@ -15,20 +15,25 @@ Tests assert what a user would see: which events come back, what the server hold
 from __future__ import annotations
 
 import dataclasses
+import threading
 import uuid
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import icalendar
 import pytest
 
-from creneau.calendars import ical
+from creneau.calendars import ical, providers
 from creneau.calendars.providers.base import CalendarProvider, ChangeSet, EventDraft
+from creneau.calendars.providers.push import ChannelRequest, Notice, Webhook, WebhookReading
 from creneau.domain.intervals import Interval
 from creneau.errors import AuthFailed, PreconditionFailed, ProviderError, SyncCursorInvalid
+from tests.servers import wait_until
 
 DAY = datetime(2030, 3, 4, tzinfo=UTC)  # a Monday, far from today's date on purpose
 
@@ -47,6 +52,8 @@ class Harness(Protocol):
     #   calendarView), so a series cannot come back as one VCALENDAR with its overrides.
     # busy_as_periods -- busy_times() answers anonymous busy periods (Google freebusy.query), not the events:
     #   the busy-times test then checks the time they cover instead of the UIDs.
+    # For a provider with ``capabilities.push``, the harness also has ``live_channel(channel_id) -> bool``:
+    #   whether the server still knows the channel and would notify it (read from the server's state).
 
     def provider(
         self,
@@ -175,6 +182,71 @@ class RequestLog:
 
 def new_log() -> RequestLog:
     return RequestLog([])
+
+
+@dataclass
+class Webhooks:
+    """Our webhooks on a loopback port, answering as creneau's web layer does, through the provider's
+    ``read_webhook`` alone: a handshake gets its token back, notifications the provider's accepted status.
+    ``notices`` collects what was read, in order of arrival."""
+
+    provider: type[CalendarProvider]
+    base: str = ""  # http://127.0.0.1:<port>/webhooks
+    notices: list[tuple[str, Notice]] = field(default_factory=list)  # (path, notice)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def received(self, channel_id: str) -> list[Notice]:
+        with self.lock:
+            return [n for _, n in self.notices if n.channel_id == channel_id]
+
+    def answer(self, path: str, query: str, headers: dict[str, str], body: bytes) -> tuple[int, str]:
+        if not path.startswith("/webhooks/"):
+            return 404, ""
+        name = path.removeprefix("/webhooks/")
+        try:
+            reading: WebhookReading = self.provider.read_webhook(
+                Webhook(path=name, headers=headers, query=dict(parse_qsl(query)), body=body)
+            )
+        except ValueError:
+            return 400, ""
+        if reading.handshake is not None:
+            return 200, reading.handshake
+        with self.lock:
+            self.notices += [(name, n) for n in reading.notices]
+        return reading.accepted_status, ""
+
+
+def serve_webhooks(provider: type[CalendarProvider]) -> Iterator[Webhooks]:
+    hooks = Webhooks(provider)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            url = urlsplit(self.path)
+            status, text = hooks.answer(url.path, url.query, dict(self.headers.items()), body)
+            out = text.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    hooks.base = f"http://127.0.0.1:{server.server_address[1]}/webhooks"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    try:
+        yield hooks
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+PUSHED = 10.0  # seconds a server may take to deliver a notification
 
 
 class ProviderContract:
@@ -464,6 +536,78 @@ class ProviderContract:
         stored = harness.stored(calendar, written.remote_id)
         assert stored is not None
         assert str(icalendar.Calendar.from_ical(stored).walk("VEVENT")[0]["UID"]) == draft.uid
+
+    # -- push (providers whose capabilities say so) --------------------------------------------------------
+
+    @pytest.fixture
+    def webhooks(self, provider: CalendarProvider) -> Iterator[Webhooks]:
+        if not provider.capabilities.push:
+            pytest.skip(f"{provider.name} has no push (capabilities.push is false): it is polled")
+        yield from serve_webhooks(type(provider))
+
+    def test_push_is_declared_once_and_routed_to_this_provider(self, provider: CalendarProvider) -> None:
+        cls = type(provider)
+        assert cls.capabilities.push == bool(cls.webhooks)
+        for path in cls.webhooks:
+            assert providers.load(providers.kind_of_webhook(path)) is cls
+        if not cls.capabilities.push:
+            with pytest.raises(ProviderError):
+                provider.open_channel(
+                    ChannelRequest("c", "id", "secret", "https://x.example/webhooks/x", "https://x.example")
+                )
+
+    def test_a_change_is_notified_with_the_channel_secret_until_the_channel_stops(
+        self, harness: Harness, provider: CalendarProvider, calendar: str, webhooks: Webhooks
+    ) -> None:
+        secret = "secret-" + uuid.uuid4().hex
+        request = ChannelRequest(
+            calendar_id=calendar,
+            channel_id=str(uuid.uuid4()),
+            secret=secret,
+            address=f"{webhooks.base}/{type(provider).webhooks[0]}",
+            webhook_base=webhooks.base,
+        )
+        channel = provider.open_channel(request)
+        assert channel.channel_id
+        lifetime = provider.channel_lifetime()
+        assert lifetime > timedelta(hours=1)
+        assert channel.expires - datetime.now(UTC) - lifetime < timedelta(seconds=5)
+        assert _live(harness, channel.channel_id)
+
+        harness.put(calendar, "pushed", ics("pushed", DAY))
+        wait_until(
+            lambda: any(n.sync for n in webhooks.received(channel.channel_id)),
+            timeout=PUSHED,
+            what="a notification of the change",
+        )
+        notices = webhooks.received(channel.channel_id)
+        assert {n.secret for n in notices} == {secret}
+        assert all(n.resource_id in (None, channel.resource_id) for n in notices)
+
+        renewed = provider.renew_channel(channel)  # None: this server renews by opening a new channel
+        if renewed is not None:
+            assert renewed.channel_id == channel.channel_id
+            assert renewed.expires >= channel.expires - timedelta(seconds=1)
+            channel = renewed
+        provider.stop_channel(channel)
+        assert not _live(harness, channel.channel_id)
+        provider.stop_channel(channel)  # already stopped: fine
+
+    def test_a_request_that_is_not_a_notification_is_refused(self, webhooks: Webhooks) -> None:
+        for path in webhooks.provider.webhooks:
+            for body in (b"", b"not a notification", b"[1, 2]"):
+                try:
+                    reading = webhooks.provider.read_webhook(
+                        Webhook(path=path, headers={"Content-Type": "text/plain"}, query={}, body=body)
+                    )
+                except ValueError:
+                    continue
+                assert reading.handshake is None and not reading.notices
+
+
+def _live(harness: Harness, channel_id: str) -> bool:
+    live: Callable[[str], bool] = getattr(harness, "live_channel")  # noqa: B009 - optional in the Protocol
+    return live(channel_id)
 
 
 def _covered(events: Sequence[Any], window: Interval) -> list[tuple[datetime, datetime]]:

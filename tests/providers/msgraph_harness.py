@@ -202,3 +202,7 @@ class GraphHarness:
         data = json.loads(cursor)
         data["delta"] = re.sub(r"\$deltatoken=[^&]+", "$deltatoken=expired0000", data["delta"])
         return json.dumps(data)
+
+    def live_channel(self, channel_id: str) -> bool:
+        with self.state.lock:
+            return channel_id in self.state.subscriptions

@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
+from creneau.calendars.oauth.apps import OAuthApp
+from creneau.calendars.oauth.tokens import TokenSet, refresh, revoke
 from creneau.calendars.providers import open_provider
 from creneau.calendars.providers.base import Connection
 from creneau.calendars.providers.http import (
@@ -26,6 +28,7 @@ from creneau.calendars.providers.http import (
 from creneau.errors import (
     AddressForbidden,
     AuthFailed,
+    ProviderError,
     RateLimited,
     ServerUnreachable,
     TransientProviderError,
@@ -359,3 +362,47 @@ def test_an_unreadable_token_blob_asks_for_a_reconnect_before_any_request(
     assert server.seen == []
     good = Connection(server.url, "a@example.org", '{"access_token": "t", "refresh_token": "r"}')
     assert good.access_token() == "t"
+
+
+# -- token endpoints go through the same guarded client ------------------------------------------------------
+
+
+def _app(token_url: str, network: NetworkPolicy) -> OAuthApp:
+    return OAuthApp(
+        connector="google",
+        provider="google",
+        client_id="client",
+        client_secret="client-s3cr3t",
+        authorize_url=token_url,
+        token_url=token_url,
+        revoke_url=token_url,
+        api_url=token_url,
+        scope="email",
+        network=network,
+    )
+
+
+def test_a_token_endpoint_in_a_forbidden_network_is_never_called(
+    local_http: Callable[[Handler], LocalHTTP],
+) -> None:
+    server = local_http(
+        lambda m, p, h, b: (200, {"Content-Type": "application/json"}, b'{"access_token": "a"}')
+    )
+    stored = TokenSet("a", "r", None)
+    with pytest.raises(AddressForbidden, match=r"127\.0\.0\.1"):
+        refresh(_app(server.url + "token", DEFAULT), stored)
+    assert revoke(_app(server.url + "revoke", DEFAULT), stored) is False
+    assert server.seen == []
+    renewed = refresh(_app(server.url + "token", ALLOWED), stored)  # the operator allowed loopback
+    assert renewed.access_token == "a" and renewed.refresh_token == "r"
+    assert [(m, p) for m, p, _ in server.seen] == [("POST", "/token")]
+
+
+def test_a_token_endpoint_redirect_is_not_followed_with_the_secrets(
+    local_http: Callable[[Handler], LocalHTTP],
+) -> None:
+    elsewhere = local_http(lambda m, p, h, b: (200, {}, b'{"access_token": "stolen"}'))
+    server = local_http(lambda m, p, h, b: (307, {"Location": elsewhere.url + "steal"}, b""))
+    with pytest.raises(ProviderError, match="HTTP 307"):
+        refresh(_app(server.url + "token", ALLOWED), TokenSet("a", "r", None))
+    assert elsewhere.seen == []

@@ -572,3 +572,18 @@ def test_a_google_channel_that_cannot_be_opened_leaves_the_account_on_polling(
     (channel,) = channels_of(runtime, account.id)
     assert live_remote(emulators, channel)
     assert sync_mode(browser, account.id) == INSTANT
+
+
+# -- 6. the webhook route: every provider's paths, through the engine ---------------------------------------
+
+
+def test_the_webhook_route_answers_handshakes_refuses_garbage_and_unknown_paths(served: str) -> None:
+    with httpx.Client(base_url=served, timeout=10, trust_env=False) as server:
+        handshake = server.post("/webhooks/microsoft/lifecycle?validationToken=check%20me", content=b"")
+        assert (handshake.status_code, handshake.text) == (200, "check me")
+        assert handshake.headers["content-type"].startswith("text/plain")
+        assert server.post("/webhooks/microsoft", content=b"not json").status_code == 400
+        assert server.post("/webhooks/microsoft", json={"value": []}).status_code == 202  # nothing to do
+        assert server.post("/webhooks/google", content=b"").status_code == 403  # no X-Goog-* headers
+        for path in ("/webhooks/caldav", "/webhooks/nowhere", "/webhooks/microsoft/other"):
+            assert server.post(path, content=b"{}").status_code == 404, path

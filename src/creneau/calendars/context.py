@@ -8,9 +8,9 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from creneau.calendars import providers
 from creneau.calendars.oauth import OAuthApp, connector_of, is_oauth, oauth_apps
 from creneau.calendars.oauth.keeper import TokenKeeper
-from creneau.calendars.providers import open_provider
 from creneau.calendars.providers.base import CalendarProvider, Connection
 from creneau.calendars.providers.http import NetworkPolicy
 from creneau.calendars.secrets import Vault
@@ -83,22 +83,9 @@ class EngineContext:
             home_url=account.home_url,
         )
         policy = self.policy if timeout is None else dataclasses.replace(self.policy, timeout=timeout)
-        return open_provider(
-            account.provider,
-            connection,
-            policy=policy,
-            batch_size=self.settings.multiget_chunk_size,
-            options=self._window_options(account.provider),
+        return providers.load(account.provider).from_settings(
+            connection, policy=policy, settings=self.settings
         )
-
-    def _window_options(self, kind: str) -> dict[str, object]:
-        """The sync window, told to the providers that bound their listings by it themselves: Graph's
-        calendarView delta covers exactly the window; Google's first listing starts where it starts."""
-        if kind == "msgraph":
-            return {"sync_window": self.sync_window()}
-        if kind == "google":
-            return {"past_days": self.settings.sync_days_back}
-        return {}
 
 
 def network_policy(settings: Settings) -> NetworkPolicy:

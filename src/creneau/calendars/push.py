@@ -1,16 +1,20 @@
 """Push: the calendar server tells us when a calendar changes, instead of us asking every few minutes.
 
-Google (``events.watch`` channels) and Microsoft Graph (subscriptions) call creneau's webhooks under
-``CRENEAU_PUSH_BASE_URL`` (a public HTTPS address). Without that setting, or for a calendar whose channel
-could not be opened, the account is polled every ``sync_interval_seconds``; with every calendar on push it is
-still checked every ``push_safety_sync_seconds`` in case a notification was lost.
+Providers whose ``capabilities.push`` is set (Google ``events.watch`` channels, Microsoft Graph subscriptions)
+open channels whose notifications reach creneau's webhooks, ``/webhooks/<path>`` under
+``CRENEAU_PUSH_BASE_URL`` (a public HTTPS address), each path declared by its provider. Without that setting,
+or for a calendar whose channel could not be opened, the account is polled every ``sync_interval_seconds``;
+with every calendar on push it is still checked every ``push_safety_sync_seconds`` in case a notification was
+lost. This module speaks to providers through the contract only (``CalendarProvider.open_channel`` and its
+siblings, ``providers/push.py``), never by their type.
 
 - :func:`ensure_channels` (after each successful sync, and on demand) opens a channel per calendar, renews
-  those expiring within ``push_renew_before_seconds`` (Google: a new channel, then the old one stopped; Graph:
-  PATCH, or a new subscription when Graph forgot it) and drops those of calendars that are gone.
-- :func:`google_notification` / :func:`graph_notifications` check a notification against the stored channel
-  (the channel token / clientState, random per channel and encrypted at rest, compared in constant time) and
-  say which account to sync; anything that does not match is refused and logged, and triggers nothing.
+  those expiring within ``push_renew_before_seconds`` (in place when the server can, as Graph's PATCH; else,
+  or when the server forgot it, a new channel, then the old one stopped) and drops those of calendars that
+  are gone.
+- :func:`receive` reads a webhook request through its provider and checks each notification against the
+  stored channel (the secret, random per channel and encrypted at rest, compared in constant time); it says
+  which accounts to sync or renew. Anything that does not match is refused and logged, and triggers nothing.
 - :func:`stop_channels` stops an account's channels before it is deleted.
 """
 
@@ -27,26 +31,35 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from creneau.calendars import providers
 from creneau.calendars.context import EngineContext
 from creneau.calendars.providers.base import CalendarProvider
-from creneau.calendars.providers.google import GoogleProvider
-from creneau.calendars.providers.google import push as google_push
-from creneau.calendars.providers.msgraph import MicrosoftGraphProvider
-from creneau.calendars.providers.msgraph import push as graph_push
+from creneau.calendars.providers.push import Channel, ChannelRequest, Notice, Webhook
 from creneau.errors import ProviderError, RemoteNotFound
 from creneau.store.models import Calendar, CalendarAccount, PushChannel
 
 log = logging.getLogger(__name__)
 
-PUSH_KINDS = ("google", "msgraph")
-GOOGLE_PATH = "/webhooks/google"
-GRAPH_PATH = "/webhooks/microsoft"
-GRAPH_LIFECYCLE_PATH = "/webhooks/microsoft/lifecycle"
+WEBHOOKS = "/webhooks"  # every provider's webhook paths are below it
+
+
+class UnknownWebhook(LookupError):
+    """No provider receives notifications at that path."""
+
+
 STOP_TIMEOUT = 5.0  # seconds per request when stopping channels of an account being deleted
 
 
+def has_push(kind: str) -> bool:
+    """Whether accounts of ``kind`` can be notified (the provider's ``capabilities.push``)."""
+    try:
+        return providers.load(kind).capabilities.push
+    except providers.UnknownProvider:
+        return False
+
+
 def push_enabled(ctx: EngineContext, account: CalendarAccount) -> bool:
-    return bool(ctx.settings.push_base_url) and account.provider in PUSH_KINDS
+    return bool(ctx.settings.push_base_url) and has_push(account.provider)
 
 
 def account_mode(ctx: EngineContext, account: CalendarAccount, *, now: datetime | None = None) -> str:
@@ -80,10 +93,11 @@ def ensure_channels(ctx: EngineContext, account_id: int, *, renew_all: bool = Fa
         )
         if account is None or not push_enabled(ctx, account) or account.status == "reconnect_needed":
             return report
-        now = datetime.now(UTC)
-        horizon = now + timedelta(seconds=ctx.settings.push_renew_before_seconds)
+        kind = account.provider
+        horizon = datetime.now(UTC) + timedelta(seconds=ctx.settings.push_renew_before_seconds)
         calendars = {c.id: c.remote_id for c in account.calendars}
-        current = {ch.calendar_id: ch for ch in account.channels}
+        # Should a calendar have two channels (one being replaced), the one that lives longer counts.
+        current = {ch.calendar_id: ch for ch in sorted(account.channels, key=lambda ch: ch.expires_at)}
         to_stop = [ch for ch in account.channels if ch.calendar_id not in calendars]
         to_open = [
             cid for cid in calendars if cid not in current or renew_all or current[cid].expires_at <= horizon
@@ -98,7 +112,7 @@ def ensure_channels(ctx: EngineContext, account_id: int, *, renew_all: bool = Fa
     try:
         for channel in to_stop:
             try:
-                _stop(provider, channel.kind, channel.channel_id, channel.resource_id)
+                _stop(provider, kind, channel)
                 report.stopped += 1
             except ProviderError as exc:  # its calendar is gone; the channel expires on its own
                 log.info("channel %s not stopped: %s", channel.channel_id, exc)
@@ -106,7 +120,8 @@ def ensure_channels(ctx: EngineContext, account_id: int, *, renew_all: bool = Fa
         for calendar_id in to_open:
             old = current.get(calendar_id)
             try:
-                _open_or_renew(ctx, provider, account_id, calendar_id, calendars[calendar_id], old, report)
+                target = _Target(kind, account_id, calendar_id, calendars[calendar_id])
+                _open_or_renew(ctx, provider, target, old, report)
             except ProviderError as exc:
                 report.failed.append(f"{exc.code}: {exc}")
                 log.warning("push for calendar %s of account %s not set up: %s", calendar_id, account_id, exc)
@@ -116,120 +131,97 @@ def ensure_channels(ctx: EngineContext, account_id: int, *, renew_all: bool = Fa
     return report
 
 
+@dataclass(frozen=True)
+class _Target:
+    """The calendar a channel is for."""
+
+    kind: str  # the account's provider kind, stored as the channel's kind
+    account_id: int
+    calendar_id: int
+    remote_id: str
+
+
 def _open_or_renew(
     ctx: EngineContext,
     provider: CalendarProvider,
-    account_id: int,
-    calendar_id: int,
-    remote_id: str,
+    target: _Target,
     old: PushChannel | None,
     report: ChannelReport,
 ) -> None:
-    if isinstance(provider, MicrosoftGraphProvider):
-        if old is not None and _renew_subscription(ctx, provider, old):
+    stop_old = old is not None
+    if old is not None:
+        try:
+            renewed = provider.renew_channel(_channel(old))
+        except RemoteNotFound:  # the server forgot it: there is nothing left to stop
+            renewed, stop_old = None, False
+        if renewed is not None:
+            _save(ctx, old.id, renewed)
             report.renewed += 1
             return
-        row = _subscribe(ctx, provider, remote_id)
-        row.account_id, row.calendar_id = account_id, calendar_id
-        _replace(ctx, old, row)
-    elif isinstance(provider, GoogleProvider):
-        _watch(ctx, provider, account_id, calendar_id, remote_id)
-        _replace(ctx, old, None)
-        if old is not None:  # the new channel works: the old one can go
-            try:
-                _stop(provider, old.kind, old.channel_id, old.resource_id)
-            except ProviderError as exc:
-                log.info("old Google channel %s not stopped (it expires anyway): %s", old.channel_id, exc)
-    else:
-        return
+    if not _open(ctx, provider, target):
+        return  # the calendar went away meanwhile
+    if old is not None:
+        _delete_channel(ctx, old.id)
+    if old is not None and stop_old:  # the new channel works: the old one can go on the server too
+        try:
+            provider.stop_channel(_channel(old))
+        except ProviderError as exc:
+            log.info("old channel %s not stopped (it expires anyway): %s", old.channel_id, exc)
     report.opened += 1
     if old is None:
         report.first_opened += 1
 
 
-def _subscription_expiry(ctx: EngineContext) -> datetime:
-    return datetime.now(UTC) + timedelta(minutes=ctx.settings.microsoft_subscription_minutes)
+def _channel(row: PushChannel) -> Channel:
+    return Channel(channel_id=row.channel_id, expires=row.expires_at, resource_id=row.resource_id)
 
 
-def _renew_subscription(ctx: EngineContext, provider: MicrosoftGraphProvider, old: PushChannel) -> bool:
-    """PATCH the subscription's expiry; False when Graph forgot it (subscribe again)."""
-    try:
-        renewed = provider.renew(old.channel_id, expires=_subscription_expiry(ctx))
-    except RemoteNotFound:
-        return False
-    _save(ctx, old.id, expires=renewed.expires)
-    return True
-
-
-def _subscribe(ctx: EngineContext, provider: MicrosoftGraphProvider, remote_id: str) -> PushChannel:
-    base = ctx.settings.push_base_url.rstrip("/")
-    secret = secrets.token_urlsafe(32)
-    subscription = provider.subscribe(
-        remote_id,
-        notification_url=base + GRAPH_PATH,
-        lifecycle_url=base + GRAPH_LIFECYCLE_PATH,
-        client_state=secret,
-        expires=_subscription_expiry(ctx),
-    )
-    return PushChannel(
-        kind="msgraph",
-        channel_id=subscription.id,
-        resource_id="",
-        secret=ctx.vault.encrypt(secret),
-        expires_at=subscription.expires,
-    )
-
-
-def _watch(
-    ctx: EngineContext, provider: GoogleProvider, account_id: int, calendar_id: int, remote_id: str
-) -> None:
-    """Open a Google channel. Its row is stored BEFORE ``events.watch``: Google sends the channel's first
-    message ("sync") at once, possibly before the watch call has even answered us."""
-    ttl = timedelta(seconds=ctx.settings.google_channel_ttl_seconds)
+def _open(ctx: EngineContext, provider: CalendarProvider, target: _Target) -> bool:
+    """Open a channel; False when its calendar is gone. Its row is stored BEFORE the provider is asked: a
+    server may notify at once, before the call has even answered us (Google's first "sync" message). Until
+    the answer, the row assumes the lifetime the provider asks for (so that a sync finishing meanwhile does
+    not open a second channel) and its resource id is unknown (the secret alone is checked)."""
     secret = secrets.token_urlsafe(32)
     row = PushChannel(
-        account_id=account_id,
-        calendar_id=calendar_id,
-        kind="google",
+        account_id=target.account_id,
+        calendar_id=target.calendar_id,
+        kind=target.kind,
         channel_id=str(uuid.uuid4()),
-        resource_id="",  # known once Google answers; until then the token alone is checked
+        resource_id="",
         secret=ctx.vault.encrypt(secret),
-        expires_at=datetime.now(UTC) + ttl,
+        expires_at=datetime.now(UTC) + provider.channel_lifetime(),
     )
     with ctx.sessions() as session, session.begin():
+        if session.get(Calendar, target.calendar_id) is None:
+            return False
         session.add(row)
         session.flush()
         row_id, channel_id = row.id, row.channel_id
-    address = ctx.settings.push_base_url.rstrip("/") + GOOGLE_PATH
+    base = ctx.settings.push_base_url.rstrip("/") + WEBHOOKS
+    request = ChannelRequest(
+        calendar_id=target.remote_id,
+        channel_id=channel_id,
+        secret=secret,
+        address=f"{base}/{type(provider).webhooks[0]}",
+        webhook_base=base,
+    )
     try:
-        channel = provider.watch(remote_id, address=address, token=secret, channel_id=channel_id, ttl=ttl)
+        opened = provider.open_channel(request)
     except ProviderError:
         _delete_channel(ctx, row_id)
         raise
+    _save(ctx, row_id, opened)
+    return True
+
+
+def _save(ctx: EngineContext, channel_row_id: int, channel: Channel) -> None:
+    """Store what the server answered: its id for the channel, its resource id, the expiry."""
     with ctx.sessions() as session, session.begin():
-        stored = session.get(PushChannel, row_id)
-        if stored is not None:
-            stored.resource_id = channel.resource_id
-            stored.expires_at = channel.expiration or stored.expires_at
-
-
-def _replace(ctx: EngineContext, old: PushChannel | None, new: PushChannel | None) -> None:
-    """Drop ``old``'s row and store ``new`` (if its calendar still exists), in one transaction."""
-    with ctx.sessions() as session, session.begin():
-        if old is not None:
-            stale = session.get(PushChannel, old.id)
-            if stale is not None:
-                session.delete(stale)
-                session.flush()
-        if new is not None and session.get(Calendar, new.calendar_id) is not None:
-            session.add(new)
-
-
-def _save(ctx: EngineContext, channel_row_id: int, *, expires: datetime) -> None:
-    with ctx.sessions() as session, session.begin():
-        channel = session.get(PushChannel, channel_row_id)
-        if channel is not None:
-            channel.expires_at = expires
+        row = session.get(PushChannel, channel_row_id)
+        if row is not None:
+            row.channel_id = channel.channel_id
+            row.resource_id = channel.resource_id
+            row.expires_at = channel.expires
 
 
 def _delete_channel(ctx: EngineContext, channel_row_id: int) -> None:
@@ -252,11 +244,9 @@ def _record(ctx: EngineContext, account_id: int, report: ChannelReport) -> None:
             )
 
 
-def _stop(provider: CalendarProvider, kind: str, channel_id: str, resource_id: str) -> None:
-    if kind == "google" and isinstance(provider, GoogleProvider):
-        provider.stop_watch(channel_id, resource_id)
-    elif kind == "msgraph" and isinstance(provider, MicrosoftGraphProvider):
-        provider.unsubscribe(channel_id)
+def _stop(provider: CalendarProvider, kind: str, row: PushChannel) -> None:
+    if row.kind == kind:  # a channel of another kind cannot belong to this account's server
+        provider.stop_channel(_channel(row))
 
 
 def stop_channels(ctx: EngineContext, accounts: list[CalendarAccount]) -> int:
@@ -264,7 +254,7 @@ def stop_channels(ctx: EngineContext, accounts: list[CalendarAccount]) -> int:
     a channel that cannot be stopped expires on its own and its notifications find no channel here."""
     stopped = 0
     for account in accounts:
-        channels = [(c.kind, c.channel_id, c.resource_id) for c in account.channels]
+        channels = list(account.channels)
         if not channels:
             continue
         try:
@@ -273,12 +263,12 @@ def stop_channels(ctx: EngineContext, accounts: list[CalendarAccount]) -> int:
             log.info("channels of account %s not stopped: %s", account.id, exc)
             continue
         try:
-            for kind, channel_id, resource_id in channels:
+            for channel in channels:
                 try:
-                    _stop(provider, kind, channel_id, resource_id)
+                    _stop(provider, account.provider, channel)
                     stopped += 1
                 except ProviderError as exc:
-                    log.info("channel %s of account %s not stopped: %s", channel_id, account.id, exc)
+                    log.info("channel %s of account %s not stopped: %s", channel.channel_id, account.id, exc)
         finally:
             provider.close()
     return stopped
@@ -287,66 +277,65 @@ def stop_channels(ctx: EngineContext, accounts: list[CalendarAccount]) -> int:
 # -- receiving ---------------------------------------------------------------------------------------------
 
 
-def _check(ctx: EngineContext, channel: PushChannel, presented: str | None) -> bool:
-    expected = ctx.vault.decrypt(channel.secret)
-    return presented is not None and hmac.compare_digest(presented.encode(), expected.encode())
-
-
-@dataclass(frozen=True)
-class GoogleOutcome:
-    accepted: bool
-    sync: int | None = None  # the account to sync (None for the "sync" handshake)
-
-
-def google_notification(ctx: EngineContext, headers: Mapping[str, str]) -> GoogleOutcome:
-    """What a Google push request asks: refused (and logged) unless it names a channel of ours with its token
-    and resource id."""
-    note = google_push.parse_notification(headers)
-    if note is None:
-        log.warning("push refused: a request to the Google webhook without Google's headers")
-        return GoogleOutcome(accepted=False)
-    with ctx.sessions() as session, session.begin():
-        channel = session.scalar(
-            select(PushChannel).where(PushChannel.channel_id == note.channel_id, PushChannel.kind == "google")
-        )
-        resource_ok = channel is not None and channel.resource_id in ("", note.resource_id)
-        if channel is None or not resource_ok or not _check(ctx, channel, note.token):
-            log.warning("push refused: Google notification for channel %r with a wrong token or resource",
-                        note.channel_id)  # fmt: skip
-            return GoogleOutcome(accepted=False)
-        channel.last_message_at = datetime.now(UTC)
-        return GoogleOutcome(accepted=True, sync=None if note.state == "sync" else channel.account_id)
-
-
 @dataclass
-class GraphOutcome:
+class Outcome:
+    """What a webhook request asks of us."""
+
+    status: int  # the HTTP answer: the provider's on acceptance, 403 when everything was refused
+    handshake: str | None = None  # answer this as text/plain (a validation request), nothing else to do
     sync: set[int] = field(default_factory=set)  # accounts to sync now
-    renew: set[int] = field(default_factory=set)  # accounts whose subscriptions must be renewed/recreated
+    renew: set[int] = field(default_factory=set)  # accounts whose channels must be renewed or made again
     refused: int = 0
 
 
-def graph_notifications(ctx: EngineContext, body: bytes) -> GraphOutcome:
-    """What a Graph notification POST asks of us; items with an unknown subscription or a wrong clientState
-    are refused and logged. :raises ValueError: when the body is not a Graph notification."""
-    outcome = GraphOutcome()
-    items = graph_push.parse_notifications(body)
+def receive(
+    ctx: EngineContext, *, path: str, headers: Mapping[str, str], query: Mapping[str, str], body: bytes
+) -> Outcome:
+    """Read a request to ``/webhooks/<path>`` through the provider that listens there, and check each of
+    its notifications against the stored channel. Refused notifications are logged and trigger nothing.
+
+    :raises UnknownWebhook: when no provider listens at ``path`` (answered 404).
+    :raises ValueError: when the request is not a notification of that provider (answered 400).
+    """
+    try:
+        kind = providers.kind_of_webhook(path)
+    except providers.UnknownProvider as exc:
+        raise UnknownWebhook(str(exc)) from None
+    reading = providers.load(kind).read_webhook(Webhook(path=path, headers=headers, query=query, body=body))
+    if reading.handshake is not None:
+        return Outcome(status=200, handshake=reading.handshake)
+    outcome = Outcome(status=reading.accepted_status, refused=reading.unreadable)
+    if reading.unreadable:
+        log.warning("push refused: %d part(s) of a request to %s/%s are not %s notifications",
+                    reading.unreadable, WEBHOOKS, path, kind)  # fmt: skip
+    accepted = 0
     with ctx.sessions() as session, session.begin():
-        for item in items:
+        for notice in reading.notices:
             channel = session.scalar(
                 select(PushChannel).where(
-                    PushChannel.channel_id == item.subscription_id, PushChannel.kind == "msgraph"
+                    PushChannel.channel_id == notice.channel_id, PushChannel.kind == kind
                 )
             )
-            if channel is None or not _check(ctx, channel, item.client_state):
+            if channel is None or not _trusted(ctx, channel, notice):
                 outcome.refused += 1
-                log.warning("push refused: Graph notification for subscription %r with a wrong clientState",
-                            item.subscription_id)  # fmt: skip
+                log.warning("push refused: %s notification for channel %r with a wrong secret or resource",
+                            kind, notice.channel_id)  # fmt: skip
                 continue
+            accepted += 1
             channel.last_message_at = datetime.now(UTC)
-            if item.lifecycle_event in ("reauthorizationRequired", "subscriptionRemoved"):
+            if notice.renew:
                 outcome.renew.add(channel.account_id)
-                if item.lifecycle_event == "subscriptionRemoved":
-                    outcome.sync.add(channel.account_id)  # changes may have been missed meanwhile
-            else:  # a change, or "missed": either way, sync
+            if notice.sync:
                 outcome.sync.add(channel.account_id)
+    if outcome.refused and not accepted:
+        outcome.status = 403
     return outcome
+
+
+def _trusted(ctx: EngineContext, channel: PushChannel, notice: Notice) -> bool:
+    """The notice names the channel's resource (when both sides know it) and presents its secret."""
+    if notice.resource_id is not None and channel.resource_id not in ("", notice.resource_id):
+        return False
+    expected = ctx.vault.decrypt(channel.secret)
+    presented = notice.secret
+    return presented is not None and hmac.compare_digest(presented.encode(), expected.encode())

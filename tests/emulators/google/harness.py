@@ -194,3 +194,8 @@ class GoogleHarness:
     def stale_cursor(self, cursor: str) -> str | None:
         self.state.expire_sync_tokens()  # the same token, now unknown to the server: Google's 410
         return cursor
+
+    def live_channel(self, channel_id: str) -> bool:
+        with self.state.lock:
+            channel = self.state.notifier.channels.get(channel_id)
+            return channel is not None and not channel.stopped

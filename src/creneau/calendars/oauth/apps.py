@@ -14,8 +14,9 @@ connector           provider    OAuth application
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from creneau.calendars.providers.http import NetworkPolicy
 from creneau.config import Settings
 from creneau.store.models import CalendarAccount
 
@@ -23,6 +24,7 @@ GOOGLE_SCOPE = "openid email https://www.googleapis.com/auth/calendar"
 MICROSOFT_SCOPE = "openid email offline_access User.Read Calendars.ReadWrite MailboxSettings.Read"
 CONNECTORS = ("google", "office365", "outlook", "google_legacy")
 _DEFAULT_CONNECTOR = {"msgraph": "office365"}  # accounts stored before connectors existed
+TOKEN_TIMEOUT = 15.0  # seconds per request to a token or revocation endpoint
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,9 @@ class OAuthApp:
     # Extra authorization parameters: Google sends a refresh token only with access_type=offline, and again
     # on a second consent only with prompt=consent; Microsoft shows its account picker with select_account.
     extra: tuple[tuple[str, str], ...] = ()
+    # How the token and revocation endpoints are reached: through the providers' guarded client, with the
+    # operator's allowed private networks (the emulators of the demo and tests listen on loopback).
+    network: NetworkPolicy = field(default_factory=lambda: NetworkPolicy(timeout=TOKEN_TIMEOUT))
 
     @property
     def single_calendar(self) -> bool:
@@ -49,7 +54,11 @@ class OAuthApp:
 def oauth_apps(settings: Settings) -> dict[str, OAuthApp]:
     """Every connector whose application is configured (a client id is set), by connector name."""
     apps: dict[str, OAuthApp] = {}
+    network = NetworkPolicy(
+        allowed_private_networks=tuple(settings.allowed_private_networks), timeout=TOKEN_TIMEOUT
+    )
     google = {
+        "network": network,
         "provider": "google",
         "authorize_url": settings.google_authorize_url,
         "token_url": settings.google_token_url,
@@ -92,6 +101,7 @@ def oauth_apps(settings: Settings) -> dict[str, OAuthApp]:
                 api_url=settings.microsoft_graph_url,
                 scope=MICROSOFT_SCOPE,
                 extra=(("prompt", "select_account"),),
+                network=network,
             )
     return apps
 

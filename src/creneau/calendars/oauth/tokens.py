@@ -2,24 +2,28 @@
 
 The stored secret (encrypted by ``calendars/secrets.py``) is ``{"access_token", "refresh_token",
 "expires_at"}`` with ``expires_at`` in epoch seconds — what the Google and Graph providers read. Token
-endpoints are configuration (the operator's, or the emulators'), not user input, so they are called with a
-plain client; tokens never appear in errors or logs.
+endpoints are reached through the providers' guarded client (``providers/http.py``: the private-network
+guard, no environment proxy, no redirect followed, since the body carries secrets); tokens never appear in
+errors or logs.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 from authlib.oauth2.rfc6749 import OAuth2Token
 
-from creneau.calendars.oauth.apps import OAuthApp
-from creneau.errors import AuthExpired, AuthFailed, ProviderError, ServerUnreachable, TransientProviderError
+from creneau.calendars.oauth.apps import TOKEN_TIMEOUT, OAuthApp
+from creneau.calendars.providers.http import make_client, request
+from creneau.errors import AuthExpired, AuthFailed, ProviderError, TransientProviderError
 
-TOKEN_TIMEOUT = 15.0
+__all__ = ["TOKEN_TIMEOUT", "TokenSet", "exchange_code", "refresh", "revoke"]
+_ANY_STATUS = range(300, 600)  # every answer comes back to _post, which reads the server's error code
 
 
 @dataclass(frozen=True)
@@ -101,26 +105,35 @@ def revoke(app: OAuthApp, tokens: TokenSet) -> bool:
     if app.revoke_url is None:
         return False
     try:
-        response = httpx.post(
-            app.revoke_url, data={"token": tokens.refresh_token or tokens.access_token}, timeout=TOKEN_TIMEOUT
-        )
-    except httpx.HTTPError:
+        response = _send(app, app.revoke_url, {"token": tokens.refresh_token or tokens.access_token})
+    except ProviderError:
         return False
     return response.is_success
+
+
+def _send(app: OAuthApp, url: str, form: dict[str, str], *, timeout: float = TOKEN_TIMEOUT) -> httpx.Response:
+    """POST a form through the guarded client, waiting at most ``timeout`` seconds.
+
+    :raises ServerUnreachable: / ``AddressForbidden`` / ``TransientProviderError`` when no answer came."""
+    policy = replace(app.network, timeout=min(timeout, app.network.timeout))
+    with make_client(policy, auth=None) as client:
+        return request(
+            client,
+            "POST",
+            url,
+            policy=policy,
+            headers={"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"},
+            content=urlencode(form).encode(),
+            accept=_ANY_STATUS,
+            follow_redirects=False,
+        )
 
 
 def _post(app: OAuthApp, form: dict[str, str], *, timeout: float = TOKEN_TIMEOUT) -> dict[str, Any]:
     body = {**form, "client_id": app.client_id}
     if app.client_secret:
         body["client_secret"] = app.client_secret
-    try:
-        response = httpx.post(
-            app.token_url, data=body, headers={"Accept": "application/json"}, timeout=timeout
-        )
-    except httpx.TimeoutException as exc:
-        raise ServerUnreachable("the sign-in server did not answer in time") from exc
-    except httpx.HTTPError as exc:
-        raise ServerUnreachable(f"cannot reach the sign-in server: {type(exc).__name__}") from exc
+    response = _send(app, app.token_url, body, timeout=timeout)
     try:
         data = response.json()
     except ValueError:

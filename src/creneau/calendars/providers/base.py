@@ -17,18 +17,25 @@ import abc
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import ClassVar
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, ClassVar, Self
 
 from creneau.calendars.providers.http import NetworkPolicy
+from creneau.calendars.providers.push import Channel, ChannelRequest, Webhook, WebhookReading
 from creneau.domain.intervals import Interval
-from creneau.errors import AuthFailed
+from creneau.errors import AuthFailed, ProviderError
+
+if TYPE_CHECKING:
+    from creneau.config import Settings
 
 
 @dataclass(frozen=True)
 class Capabilities:
     incremental_sync: bool = True  # pull_changes(cursor=...) returns only what changed
-    push: bool = False  # the server can notify us of changes (Graph subscriptions, Google channels)
+    # The server can notify us of changes (Graph subscriptions, Google channels): the provider implements
+    # the push methods of CalendarProvider and names its ``webhooks``; the engine (calendars/push.py) reads
+    # this flag, never the provider's type.
+    push: bool = False
     live_free_busy: bool = True  # busy_times() asks the server, not our cache
     native_conferencing: str | None = None  # "google_meet", "teams", or None
 
@@ -154,11 +161,22 @@ class CalendarProvider(abc.ABC):
 
     name: ClassVar[str]
     capabilities: ClassVar[Capabilities] = Capabilities()
+    # With ``capabilities.push``: the paths under ``/webhooks/`` where the server posts notifications (the
+    # first is where :meth:`open_channel` points the channel); the registry (``providers/__init__.py``)
+    # routes them here without importing other providers.
+    webhooks: ClassVar[tuple[str, ...]] = ()
 
     @abc.abstractmethod
     def __init__(self, connection: Connection, *, policy: NetworkPolicy, batch_size: int = 100) -> None:
         """Open nothing yet. ``batch_size`` bounds the objects one bulk request carries (CalDAV multiget,
         a Google or Graph page)."""
+
+    @classmethod
+    def from_settings(cls, connection: Connection, *, policy: NetworkPolicy, settings: Settings) -> Self:
+        """The provider as the running application configures it (Radicale's ``storage.load``): each
+        provider reads the settings it needs here, so the engine builds every provider the same way.
+        Subclasses with options of their own override it."""
+        return cls(connection, policy=policy, batch_size=settings.multiget_chunk_size)
 
     @abc.abstractmethod
     def discover(self) -> AccountInfo:
@@ -203,6 +221,47 @@ class CalendarProvider(abc.ABC):
     @abc.abstractmethod
     def delete_event(self, calendar_id: str, remote_id: str, *, etag: str | None = None) -> None:
         """Delete the event; deleting one that is already gone is not an error."""
+
+    # -- push (only with ``capabilities.push``) -----------------------------------------------------------
+
+    def open_channel(self, request: ChannelRequest) -> Channel:
+        """Ask the server to notify ``request.address`` of changes to one calendar, presenting
+        ``request.secret`` with each notification. The provider chooses the channel's lifetime (from its
+        settings, capped by the server's maximum).
+
+        The engine stores the channel under ``request.channel_id`` BEFORE this call, because a server may
+        notify before it has answered (Google's first "sync" message); the returned ``Channel.channel_id``
+        replaces it when the server names its channels itself (Graph).
+
+        :raises ProviderError: when the server refuses (e.g. our webhook failed its validation handshake).
+        """
+        raise ProviderError(f"{self.name} has no push notifications")
+
+    def channel_lifetime(self) -> timedelta:
+        """How long the channels :meth:`open_channel` asks for live; the engine assumes it for a channel
+        whose opening has not answered yet, so that nobody opens a second one meanwhile."""
+        raise ProviderError(f"{self.name} has no push notifications")
+
+    def renew_channel(self, channel: Channel) -> Channel | None:
+        """Extend ``channel`` in place; None when this server cannot (the engine then opens a new channel
+        and stops the old one, as Google requires).
+
+        :raises RemoteNotFound: when the server forgot the channel (the engine opens a new one).
+        """
+        return None
+
+    def stop_channel(self, channel: Channel) -> None:
+        """Stop a channel; one the server no longer knows is already stopped."""
+        raise ProviderError(f"{self.name} has no push notifications")
+
+    @classmethod
+    def read_webhook(cls, webhook: Webhook) -> WebhookReading:
+        """What a request to one of :attr:`webhooks` says (nothing is trusted yet: the engine checks each
+        notice's secret against the stored channel). Needs no account, hence a class method.
+
+        :raises ValueError: when the request is not a notification of this server at all (answered 400).
+        """
+        raise ValueError(f"{cls.name} has no push notifications")
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

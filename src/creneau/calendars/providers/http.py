@@ -1,5 +1,6 @@
 """The one HTTP client every provider uses: timeouts, the SSRF guard (:mod:`.netguard`), redirects we follow
-ourselves, error mapping, and one more try for a read whose kept-alive connection broke.
+ourselves, the one mapping of HTTP answers to our errors (:class:`StatusErrors`), and one more try for a read
+whose kept-alive connection broke.
 
 Choices: environment proxies are ignored (``trust_env=False``) because a proxy would connect for us and
 defeat the guard; credentials go to the account's own origin and to HTTPS URLs, never in clear text to another
@@ -25,12 +26,22 @@ from creneau.calendars.providers.netguard import (
     redact,
     resolve_checked,
 )
-from creneau.errors import ProviderError, RateLimited, ServerUnreachable, TransientProviderError
+from creneau.errors import (
+    AuthExpired,
+    PreconditionFailed,
+    ProviderError,
+    RateLimited,
+    RemoteNotFound,
+    ServerUnreachable,
+    SyncCursorInvalid,
+    TransientProviderError,
+)
 
 __all__ = [
     "MAX_REDIRECTS",
     "GuardedTransport",
     "NetworkPolicy",
+    "StatusErrors",
     "check_address",
     "check_url",
     "json_request",
@@ -66,7 +77,76 @@ def make_client(
     )
 
 
-# -- requests, redirects and error mapping ---------------------------------------------------------------
+# -- HTTP answers -> our errors ----------------------------------------------------------------------------
+
+
+class StatusErrors:
+    """The one mapping of an HTTP answer we did not expect to ``creneau.errors`` (as httpx's
+    ``map_httpcore_exceptions`` maps transport errors), in a fixed order: sign-in refused, slow down, sync
+    cursor expired, gone, precondition, server error, forbidden, anything else.
+
+    A provider whose server says more than the status (Google's ``reason``, Graph's ``error.code``) subclasses
+    it and overrides the hooks, never the order; the session passes its instance to :func:`request`, which
+    raises it for 429 and 5xx, and raises ``error()`` itself for the 4xx it did not expect.
+    """
+
+    service = "the server"  # names the server in messages ("Google refused it ...")
+    default_retry_after: float | None = None  # seconds, when the server limits us without saying how long
+
+    def code(self, response: httpx.Response) -> str:
+        """The server's own error code for messages ("" when it gives none)."""
+        return ""
+
+    def auth_error(self, response: httpx.Response) -> ProviderError | None:
+        """The error of a refused sign-in, or None when the answer is not one (default: any 401)."""
+        if response.status_code != 401:
+            return None
+        return AuthExpired(f"{self.service} no longer accepts this account's access; reconnect the account")
+
+    def rate_limited(self, response: httpx.Response) -> bool:
+        status = response.status_code
+        return status == 429 or (status == 503 and "retry-after" in response.headers)
+
+    def cursor_invalid(self, response: httpx.Response) -> bool:
+        """Whether the answer says the sync cursor is no longer usable (no server says it by status alone)."""
+        return False
+
+    def not_found(self, response: httpx.Response) -> bool:
+        return response.status_code in (404, 410)
+
+    def error(self, response: httpx.Response, what: str) -> ProviderError:
+        """The error for ``response`` to the request ``what`` ("PUT https://…", already redacted)."""
+        status = response.status_code
+        code = self.code(response)
+        detail = f"{what} answered HTTP {status}" + (f" ({code})" if code else "")
+        auth = self.auth_error(response)
+        if auth is not None:
+            return auth
+        if self.rate_limited(response):
+            retry = parse_retry_after(response.headers.get("retry-after"))
+            return RateLimited(
+                f"{detail}: {self.service} asks us to slow down",
+                retry_after=retry if retry is not None else self.default_retry_after,
+            )
+        if self.cursor_invalid(response):
+            return SyncCursorInvalid(f"{detail}: the sync token expired; a full sync is needed")
+        if self.not_found(response):
+            return RemoteNotFound(detail)
+        if status == 412:
+            return PreconditionFailed(f"{detail}: the event changed since we read it")
+        if status >= 500:
+            return TransientProviderError(detail)
+        if status == 403:
+            return ProviderError(
+                f"{detail}: {self.service} refused it (a read-only calendar, or missing rights)"
+            )
+        return ProviderError(detail)
+
+
+ANY_SERVER = StatusErrors()
+
+
+# -- requests, redirects ------------------------------------------------------------------------------------
 
 
 def request(
@@ -80,6 +160,8 @@ def request(
     accept: Collection[int] = (),
     trusted_origin: str | httpx.URL | None = None,
     idempotent: bool | None = None,
+    errors: StatusErrors = ANY_SERVER,
+    follow_redirects: bool = True,
 ) -> httpx.Response:
     """Send one request, following up to :data:`MAX_REDIRECTS` redirects, each target checked first.
 
@@ -94,8 +176,12 @@ def request(
 
     :raises AddressForbidden: when the URL or a redirect target is in a forbidden network
     :raises ServerUnreachable: on DNS failure, refused connection, TLS error or timeout
-    :raises RateLimited: on 429, or 503 with Retry-After
+    :raises RateLimited: on 429, or 503 with Retry-After (or what ``errors`` says means "slow down")
     :raises TransientProviderError: on other 5xx answers, broken connections and redirect loops
+
+    Other answers (2xx, 4xx) are returned: the caller reads what it expects and raises ``errors.error()``
+    for the rest. With ``follow_redirects=False`` a redirect is returned as it is (a token endpoint: its
+    body carries secrets that must not be sent on to another address).
     """
     target = httpx.URL(str(url))
     auth_origin = _origin(httpx.URL(str(trusted_origin or url)))
@@ -109,8 +195,11 @@ def request(
             send_auth,
             retry_dropped=retry,
         )
-        if response.status_code not in _REDIRECTS or "location" not in response.headers:
-            _raise_for_status(response, accept)
+        redirected = response.status_code in _REDIRECTS and "location" in response.headers
+        if not redirected or not follow_redirects:
+            status = response.status_code
+            if status not in accept and (status >= 500 or errors.rate_limited(response)):
+                raise errors.error(response, f"{method} {redact(target)}")
             return response
         target = _redirect_target(response)
         method, content = _redirect_method(response.status_code, method, content)
@@ -165,17 +254,6 @@ def _redirect_method(status: int, method: str, content: bytes | None) -> tuple[s
     if status in (301, 302) and method == "POST":
         return "GET", None
     return method, content
-
-
-def _raise_for_status(response: httpx.Response, accept: Collection[int]) -> None:
-    status = response.status_code
-    if status in accept or (status < 500 and status != 429):
-        return
-    where = redact(response.url)
-    retry_after = parse_retry_after(response.headers.get("retry-after"))
-    if status == 429 or (status == 503 and retry_after is not None):
-        raise RateLimited(f"{where} asks us to slow down (HTTP {status})", retry_after=retry_after)
-    raise TransientProviderError(f"{where} answered HTTP {status}")
 
 
 def json_request(body: Any, headers: Mapping[str, str] | None = None) -> tuple[bytes | None, dict[str, str]]:

@@ -1,4 +1,5 @@
-"""One account's WebDAV session: requests through the guarded client, and status → error translation.
+"""One account's WebDAV session: requests through the guarded client, the one status → error mapping of
+``providers/http.py`` with CalDAV's sign-in messages (:class:`DavErrors`).
 
 Remote ids of events are *paths* (``/alice/work/meeting.ics``), percent-encoded in one canonical way so that
 the same object keeps the same id whichever report named it (servers encode hrefs differently from one
@@ -15,16 +16,15 @@ import httpx
 
 from creneau.calendars.providers.base import Connection
 from creneau.calendars.providers.caldav import xml
-from creneau.calendars.providers.http import NetworkPolicy, make_client, redact, request
-from creneau.errors import (
-    AuthExpired,
-    AuthFailed,
-    NotCalDAV,
-    PreconditionFailed,
-    ProviderError,
-    RemoteNotFound,
-    TransientProviderError,
+from creneau.calendars.providers.http import (
+    ANY_SERVER,
+    NetworkPolicy,
+    StatusErrors,
+    make_client,
+    redact,
+    request,
 )
+from creneau.errors import AuthExpired, AuthFailed, NotCalDAV, ProviderError
 
 XML_CONTENT_TYPE = "application/xml; charset=utf-8"
 ICAL_CONTENT_TYPE = "text/calendar; charset=utf-8"
@@ -68,6 +68,7 @@ class DavSession:
         self.policy = policy
         self._connection = connection
         self._client = make_client(policy, auth=(connection.username, connection.secret), transport=transport)
+        self.errors = DavErrors(self)
 
     def close(self) -> None:
         self._client.close()
@@ -94,6 +95,7 @@ class DavSession:
             content=body,
             accept=accept,
             trusted_origin=self._connection.server_url,
+            errors=self.errors,
         )
         if response.status_code == 401:
             raise self.auth_error()
@@ -131,16 +133,17 @@ def multistatus(response: httpx.Response) -> xml.MultiStatus:
         raise NotCalDAV(f"{redact(response.url)} did not answer with WebDAV XML ({exc})") from exc
 
 
+class DavErrors(StatusErrors):
+    """A CalDAV server says nothing beyond its statuses; only a refused password is worded for the account
+    (the iCloud hint; AuthFailed at connect time, AuthExpired afterwards)."""
+
+    def __init__(self, session: DavSession) -> None:
+        self._session = session
+
+    def auth_error(self, response: httpx.Response) -> ProviderError | None:
+        return self._session.auth_error() if response.status_code == 401 else None
+
+
 def failure(response: httpx.Response, what: str) -> ProviderError:
-    """The error for an answer we did not expect (a 4xx that nobody handled)."""
-    status = response.status_code
-    message = f"{what} answered HTTP {status}"
-    if status in (404, 410):
-        return RemoteNotFound(message)
-    if status == 412:
-        return PreconditionFailed(message)
-    if status >= 500:
-        return TransientProviderError(message)
-    if status == 403:
-        return ProviderError(f"{message}: the server refused it (a read-only calendar, or missing rights)")
-    return ProviderError(message)
+    """The error for an answer we did not expect (a 4xx that nobody handled); see ``providers/http.py``."""
+    return ANY_SERVER.error(response, what)

@@ -1,4 +1,5 @@
-"""One Google account's HTTP session: Bearer token, JSON requests, and Google's errors → ours, in one place.
+"""One Google account's HTTP session: Bearer token, JSON requests, and what Google's error bodies add to the
+one status → error mapping of ``providers/http.py`` (:class:`GoogleErrors`).
 
 Requests go through the SSRF-guarded client of ``providers/http.py``. The token is the ``access_token`` of
 the account's secret (``{"access_token", "refresh_token", "expires_at"}``, see docs/providers/google.md);
@@ -16,21 +17,13 @@ import httpx
 from creneau.calendars.providers.base import Connection
 from creneau.calendars.providers.http import (
     NetworkPolicy,
+    StatusErrors,
     json_request,
     make_client,
-    parse_retry_after,
     redact,
     request,
 )
-from creneau.errors import (
-    AuthExpired,
-    PreconditionFailed,
-    ProviderError,
-    RateLimited,
-    RemoteNotFound,
-    SyncCursorInvalid,
-    TransientProviderError,
-)
+from creneau.errors import ProviderError, TransientProviderError
 
 DEFAULT_RETRY_AFTER = 30.0  # seconds, when Google limits us without saying for how long
 _RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"})
@@ -89,9 +82,10 @@ class GoogleSession:
             policy=self.policy,
             headers=all_headers,
             content=content,
-            accept=(429, *accept),
+            accept=accept,
             trusted_origin=self.base,
             idempotent=idempotent,
+            errors=GOOGLE_ERRORS,
         )
         if response.status_code < 300 or response.status_code in accept:
             return response
@@ -122,24 +116,30 @@ def error_reason(response: httpx.Response) -> tuple[str, str]:
         return "", ""
 
 
+class GoogleErrors(StatusErrors):
+    """Google's refinements: a 403 whose reason is a quota is "slow down" (30 s when Google does not say
+    how long); a 410 ``fullSyncRequired`` is an expired sync token."""
+
+    service = "Google"
+    default_retry_after = DEFAULT_RETRY_AFTER
+
+    def code(self, response: httpx.Response) -> str:
+        reason, message = error_reason(response)
+        return f"{reason}: {message}" if reason else ""
+
+    def rate_limited(self, response: httpx.Response) -> bool:
+        status = response.status_code
+        return super().rate_limited(response) or (
+            status == 403 and error_reason(response)[0] in _RATE_REASONS
+        )
+
+    def cursor_invalid(self, response: httpx.Response) -> bool:
+        return response.status_code == 410 and error_reason(response)[0] == "fullSyncRequired"
+
+
+GOOGLE_ERRORS = GoogleErrors()
+
+
 def failure(response: httpx.Response, what: str) -> ProviderError:
-    """The one place where Google's answers become ``creneau.errors``."""
-    status = response.status_code
-    reason, message = error_reason(response)
-    detail = f"{what} answered HTTP {status}" + (f" ({reason}: {message})" if reason else "")
-    if status == 401:
-        return AuthExpired("Google no longer accepts this account's access; reconnect the account")
-    if status == 429 or (status == 403 and reason in _RATE_REASONS):
-        retry = parse_retry_after(response.headers.get("retry-after"))
-        return RateLimited(detail, retry_after=retry if retry is not None else DEFAULT_RETRY_AFTER)
-    if status == 410 and reason == "fullSyncRequired":
-        return SyncCursorInvalid("Google expired the sync token; a full sync is needed")
-    if status in (404, 410):
-        return RemoteNotFound(detail)
-    if status == 412:
-        return PreconditionFailed(detail)
-    if status >= 500:
-        return TransientProviderError(detail)
-    if status == 403:
-        return ProviderError(f"{detail}: Google refused it (a read-only calendar, or missing rights)")
-    return ProviderError(detail)
+    """The error for a Google answer we did not expect (see :class:`GoogleErrors`)."""
+    return GOOGLE_ERRORS.error(response, what)

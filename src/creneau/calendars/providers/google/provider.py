@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import httpx
 
@@ -26,8 +26,12 @@ from creneau.calendars.providers.google import push, sync, writes
 from creneau.calendars.providers.google.api import GoogleSession
 from creneau.calendars.providers.google.render import render_busy
 from creneau.calendars.providers.http import NetworkPolicy
+from creneau.calendars.providers.push import Channel, ChannelRequest, Notice, Webhook, WebhookReading
 from creneau.domain.intervals import Interval
 from creneau.errors import ProviderError, RemoteNotFound
+
+if TYPE_CHECKING:
+    from creneau.config import Settings
 
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _NOT_LISTED_ROLES = frozenset({"freeBusyReader", "none"})  # their events cannot be read, only free/busy
@@ -39,14 +43,15 @@ class GoogleProvider(CalendarProvider):
     in production, the emulator's ``…/calendar/v3`` in tests), ``Connection.secret`` the token JSON.
 
     ``batch_size`` is ``maxResults`` per page; ``past_days`` bounds the initial listing (``timeMin``);
-    ``conference_timeout`` bounds the wait for a pending Meet conference; ``transport`` replaces the guarded
-    HTTP transport (tests only).
+    ``conference_timeout`` bounds the wait for a pending Meet conference; ``channel_ttl`` is the lifetime
+    asked for a push channel; ``transport`` replaces the guarded HTTP transport (tests only).
     """
 
     name: ClassVar[str] = "google"
     capabilities: ClassVar[Capabilities] = Capabilities(
         incremental_sync=True, push=True, live_free_busy=True, native_conferencing="google_meet"
     )
+    webhooks: ClassVar[tuple[str, ...]] = ("google",)
 
     def __init__(
         self,
@@ -56,6 +61,7 @@ class GoogleProvider(CalendarProvider):
         batch_size: int = 100,
         past_days: int = 42,
         conference_timeout: float = 10.0,
+        channel_ttl: timedelta = timedelta(days=7),
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         if batch_size < 1:
@@ -65,6 +71,19 @@ class GoogleProvider(CalendarProvider):
         self._page_size = min(batch_size, 2500)
         self._past_days = past_days
         self._conference_timeout = conference_timeout
+        self._channel_ttl = channel_ttl
+
+    @classmethod
+    def from_settings(cls, connection: Connection, *, policy: NetworkPolicy, settings: Settings) -> Self:
+        """The first listing starts ``sync_days_back`` ago (where the engine's window starts); channels
+        live ``google_channel_ttl_seconds``."""
+        return cls(
+            connection,
+            policy=policy,
+            batch_size=settings.multiget_chunk_size,
+            past_days=settings.sync_days_back,
+            channel_ttl=timedelta(seconds=settings.google_channel_ttl_seconds),
+        )
 
     def discover(self) -> AccountInfo:
         entry = self._session.json("GET", "users/me/calendarList/primary")
@@ -137,7 +156,44 @@ class GoogleProvider(CalendarProvider):
     def delete_event(self, calendar_id: str, remote_id: str, *, etag: str | None = None) -> None:
         writes.delete(self._session, calendar_id, remote_id, etag=etag)
 
-    # -- push (beyond the base class) ---------------------------------------------------------------------
+    # -- push ----------------------------------------------------------------------------------------------
+
+    def open_channel(self, request: ChannelRequest) -> Channel:
+        """``events.watch`` on the calendar, under our channel id, for ``channel_ttl``."""
+        opened = self.watch(
+            request.calendar_id,
+            address=request.address,
+            token=request.secret,
+            channel_id=request.channel_id,
+            ttl=self._channel_ttl,
+        )
+        expires = opened.expiration or datetime.now(UTC) + self._channel_ttl
+        return Channel(channel_id=opened.id, expires=expires, resource_id=opened.resource_id)
+
+    def channel_lifetime(self) -> timedelta:
+        return self._channel_ttl
+
+    # renew_channel: Google cannot extend a channel; the base class's None makes the engine open a new one.
+
+    def stop_channel(self, channel: Channel) -> None:
+        self.stop_watch(channel.channel_id, channel.resource_id)
+
+    @classmethod
+    def read_webhook(cls, webhook: Webhook) -> WebhookReading:
+        """Google's ``X-Goog-*`` headers; a request without them is refused. The first message of a
+        channel ("sync") only says that it works: nothing to sync."""
+        note = push.parse_notification(webhook.headers)
+        if note is None:
+            return WebhookReading(unreadable=1, accepted_status=200)
+        notice = Notice(
+            channel_id=note.channel_id,
+            secret=note.token,
+            resource_id=note.resource_id,
+            sync=note.state != "sync",
+        )
+        return WebhookReading(notices=[notice], accepted_status=200)
+
+    # -- Google's own names for push (used by the methods above and by tests) --------------------------------
 
     def watch(
         self,

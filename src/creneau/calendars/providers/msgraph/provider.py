@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar, Self
 
 import httpx
 
@@ -24,8 +24,16 @@ from creneau.calendars.providers.base import (
 from creneau.calendars.providers.http import NetworkPolicy
 from creneau.calendars.providers.msgraph import account, busy, push, sync, writes
 from creneau.calendars.providers.msgraph.session import GraphSession
+from creneau.calendars.providers.push import Channel, ChannelRequest, Notice, Webhook, WebhookReading
 from creneau.domain.intervals import Interval
 from creneau.errors import ProviderError, RateLimited
+
+if TYPE_CHECKING:
+    from creneau.config import Settings
+
+# Lifecycle events that ask for the subscription to be renewed (and, once it was removed, a sync: changes
+# made meanwhile were not announced). "missed" and plain changes only ask for a sync.
+_RENEW = frozenset({"reauthorizationRequired", "subscriptionRemoved"})
 
 
 class MicrosoftGraphProvider(CalendarProvider):
@@ -33,14 +41,17 @@ class MicrosoftGraphProvider(CalendarProvider):
     or the emulator's), ``Connection.secret`` the token JSON (see ``session.py``).
 
     ``batch_size`` is the page size of delta rounds and calendarViews. The sync window is ``sync_window`` when
-    given (tests), else ``days_back`` before and ``days_ahead`` after now. ``transport`` replaces the guarded
-    HTTP transport (tests only).
+    given (tests), else ``days_back`` before and ``days_ahead`` after today's midnight (UTC).
+    ``subscription_lifetime`` is asked for push subscriptions (Graph caps it at 7 days). ``transport``
+    replaces the guarded HTTP transport (tests only).
     """
 
     name: ClassVar[str] = "msgraph"
     capabilities: ClassVar[Capabilities] = Capabilities(
         incremental_sync=True, push=True, live_free_busy=True, native_conferencing="teams"
     )
+    # Change notifications, then lifecycle notifications (reauthorizationRequired, missed, removed).
+    webhooks: ClassVar[tuple[str, ...]] = ("microsoft", "microsoft/lifecycle")
 
     def __init__(
         self,
@@ -51,6 +62,7 @@ class MicrosoftGraphProvider(CalendarProvider):
         days_back: int = 42,
         days_ahead: int = 201,
         sync_window: Interval | None = None,
+        subscription_lifetime: timedelta = push.MAX_LIFETIME,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         if batch_size < 1:
@@ -66,6 +78,21 @@ class MicrosoftGraphProvider(CalendarProvider):
         self._owner: tuple[str, ...] = (username,) if "@" in username else ()
         self._calendars: dict[str, dict[str, object]] = {}  # id → Graph calendar JSON, as last read
         self._schedule_refused = False
+        self._subscription_lifetime = subscription_lifetime
+
+    @classmethod
+    def from_settings(cls, connection: Connection, *, policy: NetworkPolicy, settings: Settings) -> Self:
+        """The calendarView delta covers exactly the engine's sync window (``sync_days_back`` before today,
+        ``sync_days_ahead`` after it, whole days in UTC); subscriptions live
+        ``microsoft_subscription_minutes``."""
+        return cls(
+            connection,
+            policy=policy,
+            batch_size=settings.multiget_chunk_size,
+            days_back=settings.sync_days_back,
+            days_ahead=settings.sync_days_ahead + 1,  # up to the end of the last day, as the engine's window
+            subscription_lifetime=timedelta(minutes=settings.microsoft_subscription_minutes),
+        )
 
     # -- account -------------------------------------------------------------------------------------------
 
@@ -192,6 +219,52 @@ class MicrosoftGraphProvider(CalendarProvider):
 
     def unsubscribe(self, subscription_id: str) -> None:
         push.unsubscribe(self._session, subscription_id)
+
+    # -- push, as the contract names it ----------------------------------------------------------------
+
+    def channel_lifetime(self) -> timedelta:
+        return min(self._subscription_lifetime, push.MAX_LIFETIME - timedelta(minutes=1))
+
+    def _expiry(self) -> datetime:
+        return datetime.now(UTC) + self._subscription_lifetime
+
+    def open_channel(self, request: ChannelRequest) -> Channel:
+        """A subscription on the calendar's events; Graph names it (``request.channel_id`` is not used)."""
+        subscription = self.subscribe(
+            request.calendar_id,
+            notification_url=request.address,
+            lifecycle_url=f"{request.webhook_base}/{self.webhooks[1]}",
+            client_state=request.secret,
+            expires=self._expiry(),
+        )
+        return Channel(channel_id=subscription.id, expires=subscription.expires)
+
+    def renew_channel(self, channel: Channel) -> Channel | None:
+        """PATCH the expiry. :raises RemoteNotFound: when Graph forgot the subscription."""
+        renewed = self.renew(channel.channel_id, expires=self._expiry())
+        return Channel(channel_id=renewed.id, expires=renewed.expires)
+
+    def stop_channel(self, channel: Channel) -> None:
+        self.unsubscribe(channel.channel_id)
+
+    @classmethod
+    def read_webhook(cls, webhook: Webhook) -> WebhookReading:
+        """Graph's validation handshake, or a JSON body of change and lifecycle notifications.
+
+        :raises ValueError: when the body is not a Graph notification."""
+        token = push.validation_answer(dict(webhook.query))
+        if token is not None:
+            return WebhookReading(handshake=token)
+        notices = [
+            Notice(
+                channel_id=item.subscription_id,
+                secret=item.client_state,
+                renew=item.lifecycle_event in _RENEW,
+                sync=item.lifecycle_event != "reauthorizationRequired",
+            )
+            for item in push.parse_notifications(webhook.body)
+        ]
+        return WebhookReading(notices=notices, accepted_status=202)
 
     def close(self) -> None:
         self._session.close()

@@ -1,5 +1,5 @@
-"""One account's Graph session: the Bearer token, requests through the guarded client, and the ONE place
-where Graph answers become ``creneau.errors``.
+"""One account's Graph session: the Bearer token, requests through the guarded client, and what Graph's
+error codes add to the one status → error mapping of ``providers/http.py`` (:class:`GraphErrors`).
 
 ``Connection.secret`` is ``{"access_token": ..., "refresh_token": ..., "expires_at": <epoch seconds>}``; only
 the access token is used here (refreshing it is the caller's job, after ``AuthExpired``). Links the server
@@ -18,21 +18,13 @@ import httpx
 from creneau.calendars.providers.base import Connection
 from creneau.calendars.providers.http import (
     NetworkPolicy,
+    StatusErrors,
     json_request,
     make_client,
-    parse_retry_after,
     redact,
     request,
 )
-from creneau.errors import (
-    AuthExpired,
-    PreconditionFailed,
-    ProviderError,
-    RateLimited,
-    RemoteNotFound,
-    SyncCursorInvalid,
-    TransientProviderError,
-)
+from creneau.errors import AuthExpired, ProviderError, TransientProviderError
 
 Json = dict[str, Any]
 UTC_PREFERENCE = 'outlook.timezone="UTC"'
@@ -59,26 +51,38 @@ def error_code(response: httpx.Response) -> str:
     return str(error or "")
 
 
+class GraphErrors(StatusErrors):
+    """Graph's refinements: ``invalid_grant`` is a refused sign-in whatever the status; 503 (with or without
+    Retry-After) and some 403 codes mean "slow down"; 410 and the sync-state codes are an expired delta
+    token; a 410 is never "not found"."""
+
+    service = "Microsoft"
+
+    def code(self, response: httpx.Response) -> str:
+        return error_code(response)
+
+    def auth_error(self, response: httpx.Response) -> ProviderError | None:
+        if response.status_code == 401 or error_code(response) == "invalid_grant":
+            return AuthExpired("Microsoft no longer accepts this account's sign-in; reconnect the account")
+        return None
+
+    def rate_limited(self, response: httpx.Response) -> bool:
+        status = response.status_code
+        return status in (429, 503) or (status == 403 and error_code(response) in _THROTTLE_CODES)
+
+    def cursor_invalid(self, response: httpx.Response) -> bool:
+        return response.status_code == 410 or error_code(response).lower() in _SYNC_STATE_CODES
+
+    def not_found(self, response: httpx.Response) -> bool:
+        return response.status_code == 404
+
+
+GRAPH_ERRORS = GraphErrors()
+
+
 def failure(response: httpx.Response, what: str) -> ProviderError:
-    """The error for an answer we did not expect: the one mapping of Graph statuses to our tree."""
-    status, code = response.status_code, error_code(response)
-    message = f"{what} answered HTTP {status}" + (f" ({code})" if code else "")
-    retry_after = parse_retry_after(response.headers.get("retry-after"))
-    if status == 401 or code == "invalid_grant":
-        return AuthExpired("Microsoft no longer accepts this account's sign-in; reconnect the account")
-    if status in (429, 503) or (status == 403 and code in _THROTTLE_CODES):
-        return RateLimited(f"{message}: Microsoft asks us to slow down", retry_after=retry_after)
-    if status == 410 or code.lower() in _SYNC_STATE_CODES:
-        return SyncCursorInvalid(f"{message}: the delta token expired; a full sync is needed")
-    if status == 404:
-        return RemoteNotFound(message)
-    if status == 412:
-        return PreconditionFailed(f"{message}: the event changed since we read it")
-    if status >= 500:
-        return TransientProviderError(message)
-    if status == 403:
-        return ProviderError(f"{message}: Microsoft refused it (a read-only calendar, or missing rights)")
-    return ProviderError(message)
+    """The error for a Graph answer we did not expect (see :class:`GraphErrors`)."""
+    return GRAPH_ERRORS.error(response, what)
 
 
 class GraphSession:
@@ -128,9 +132,10 @@ class GraphSession:
             policy=self.policy,
             headers=all_headers,
             content=content,
-            accept=(429, 500, 502, 503, 504),
+            accept=accept,
             trusted_origin=self.base,
             idempotent=idempotent,
+            errors=GRAPH_ERRORS,
         )
         if response.is_success or response.status_code in accept:
             return response
