@@ -1,0 +1,150 @@
+"""The emulator's ASGI app and :func:`start`, which serves it with uvicorn from a background thread.
+
+``POST /EWS/Exchange.asmx`` is EWS (authenticated, faults injected here), ``/autodiscover/autodiscover.svc``
+SOAP Autodiscover, ``/_emulator/`` the control API."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from creneau.emulators.ews import autodiscover, availability, control, folders, items, sync
+from creneau.emulators.ews.auth import Denied, authenticate
+from creneau.emulators.ews.model import Mailbox
+from creneau.emulators.ews.soap import (
+    Element,
+    SoapFault,
+    envelope,
+    fault_envelope,
+    local,
+    parse_request,
+    requested_version,
+)
+from creneau.emulators.ews.state import EwsState
+from creneau.serving import BackgroundServer, serve_in_thread
+
+Operation = Callable[[EwsState, Mailbox, Element], Element]
+
+OPERATIONS: dict[str, Operation] = {
+    "ConvertId": items.convert_id,
+    "GetFolder": folders.get_folder,
+    "FindFolder": folders.find_folder,
+    "SyncFolderHierarchy": folders.sync_folder_hierarchy,
+    "SyncFolderItems": sync.sync_folder_items,
+    "GetItem": items.get_item,
+    "FindItem": items.find_item,
+    "CreateItem": items.create_item,
+    "UpdateItem": items.update_item,
+    "DeleteItem": items.delete_item,
+    "GetUserAvailabilityRequest": availability.get_user_availability,
+    "GetServerTimeZones": availability.get_server_time_zones,
+}
+_XML = "text/xml; charset=utf-8"
+
+
+def unauthorized(denied: Denied) -> Response:
+    response = Response(b"", status_code=401, media_type="text/html")
+    for challenge in denied.challenges:
+        response.headers.append("WWW-Authenticate", challenge)
+    return response
+
+
+def client_of(request: Request) -> tuple[str, int]:
+    client = request.scope.get("client") or ("", 0)
+    return str(client[0]), int(client[1])
+
+
+async def ews(request: Request) -> Response:
+    state: EwsState = request.app.state.ews
+    body = await request.body()
+    who = authenticate(state, client_of(request), request.headers.get("authorization", ""))
+    if isinstance(who, Denied):
+        return unauthorized(who)
+    if state.faults.delay:
+        await asyncio.sleep(state.faults.delay)
+    try:
+        header, operation = parse_request(body)
+        state.record(local(operation))
+        fault = state.faults.next()
+        if fault is not None and fault.kind == "status":
+            return Response(b"<html><body>Service Unavailable</body></html>", fault.status, media_type="text/html")
+        if fault is not None:
+            raise SoapFault(
+                "ErrorServerBusy",
+                "The server cannot service this request right now. Try again later.",
+                values={"BackOffMilliseconds": str(fault.back_off_ms)},
+            )
+        requested_version(header)
+        handler = OPERATIONS.get(local(operation))
+        if handler is None:
+            raise SoapFault(
+                "ErrorSchemaValidation",
+                f"The request failed schema validation: {local(operation)} is not an operation of this server.",
+            )
+        payload = handler(state, who, operation)
+    except SoapFault as exc:
+        return Response(fault_envelope(exc), status_code=500, media_type=_XML)
+    return Response(envelope(payload), media_type=_XML)
+
+
+def create_app(state: EwsState) -> Starlette:
+    app = Starlette(
+        routes=[
+            Route("/EWS/Exchange.asmx", ews, methods=["POST"]),
+            Route("/ews/exchange.asmx", ews, methods=["POST"]),
+            *autodiscover.ROUTES,
+            *control.ROUTES,
+        ]
+    )
+    app.state.ews = state
+    return app
+
+
+@dataclass
+class RunningEmulator:
+    """``url`` is the origin (``http://127.0.0.1:PORT``); EWS is at ``ews_url``."""
+
+    url: str
+    state: EwsState
+    _server: BackgroundServer
+
+    @property
+    def ews_url(self) -> str:
+        return f"{self.url}/EWS/Exchange.asmx"
+
+    def stop(self) -> None:
+        self._server.stop()
+
+
+def start(
+    *, state: EwsState | None = None, port: int = 0, host: str = "127.0.0.1", **uvicorn: object
+) -> RunningEmulator:
+    """Serve a (new, or the given) state on ``host:port`` (0: a free port) until ``stop()``.
+
+    ``uvicorn`` options go to uvicorn's Config (``ssl_certfile``/``ssl_keyfile`` serve HTTPS)."""
+    state = state or EwsState()
+    server = serve_in_thread(create_app(state), name="ews-emulator", host=host, port=port, lifespan="off", **uvicorn)
+    url = server.url.replace("http://", "https://") if uvicorn.get("ssl_certfile") else server.url
+    return RunningEmulator(url, state, server)
+
+
+def main() -> None:  # pragma: no cover - `python -m creneau.emulators.ews.server` for a manual look
+    running = start(port=8766)
+    running.state.add_mailbox("ada@contoso.example", "Secret1!")
+    print(f"EWS emulator on {running.ews_url} (ada@contoso.example / Secret1!); Ctrl-C stops it")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        running.stop()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
