@@ -19,6 +19,12 @@ PASSWORD = "Secret1!"
 def emulator() -> Iterator[RunningEmulator]:
     running = start()
     yield running
+    try:
+        from exchangelib import close_connections
+    except ImportError:  # pragma: no cover - exchangelib is a dev dependency
+        pass
+    else:
+        close_connections()  # exchangelib's kept-alive sessions, else uvicorn waits for them on shutdown
     running.stop()
 
 
