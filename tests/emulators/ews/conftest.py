@@ -20,7 +20,7 @@ def emulator() -> Iterator[RunningEmulator]:
     running = start()
     yield running
     try:
-        from exchangelib import close_connections
+        from exchangelib import close_connections  # type: ignore[import-untyped]
     except ImportError:  # pragma: no cover - exchangelib is a dev dependency
         pass
     else:

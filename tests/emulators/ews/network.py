@@ -15,10 +15,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import certifi
 import dns.resolver
 import requests
-from dnslib import QTYPE, RCODE, RR, A, DNSRecord
-from dnslib.server import BaseResolver, DNSHandler, DNSServer
+from dnslib import QTYPE, RCODE, RR, A, DNSRecord  # type: ignore[import-untyped]
+from dnslib.server import BaseResolver, DNSHandler, DNSServer  # type: ignore[import-untyped]
 from urllib3.util import parse_url
 
 
@@ -52,7 +53,9 @@ def loopback_dns(hosts: dict[str, str]) -> Iterator[tuple[int, _Zone]]:
         server.server.server_close()
 
 
-def adapter_class(*, dns_port: int, ports: dict[int, int], ca_file: str | None) -> type[requests.adapters.HTTPAdapter]:
+def adapter_class(
+    *, dns_port: int, ports: dict[int, int], ca_file: str | None
+) -> type[requests.adapters.HTTPAdapter]:
     """An ``HTTPAdapter`` class for ``BaseProtocol.HTTP_ADAPTER_CLS`` (see the module docstring)."""
     resolver = dns.resolver.Resolver(configure=False)
     resolver.nameservers = ["127.0.0.1"]
@@ -61,7 +64,7 @@ def adapter_class(*, dns_port: int, ports: dict[int, int], ca_file: str | None) 
 
     class LoopbackAdapter(requests.adapters.HTTPAdapter):
         def add_headers(self, request: requests.PreparedRequest, **kwargs: Any) -> None:
-            request.headers["Host"] = parse_url(request.url).netloc or ""
+            request.headers["Host"] = parse_url(request.url or "").netloc or ""
 
         def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
             # requests sets the CA bundle on the pool here: the test CA when given, else the public bundle
@@ -70,7 +73,7 @@ def adapter_class(*, dns_port: int, ports: dict[int, int], ca_file: str | None) 
         def get_connection_with_tls_context(
             self, request: requests.PreparedRequest, verify: Any, proxies: Any = None, cert: Any = None
         ) -> Any:
-            url = parse_url(request.url)
+            url = parse_url(request.url or "")
             host = url.host or ""
             try:
                 address = str(resolver.resolve(f"{host}.", "A")[0])
@@ -81,10 +84,12 @@ def adapter_class(*, dns_port: int, ports: dict[int, int], ca_file: str | None) 
             if url.scheme == "https":
                 pool_kwargs = {
                     "cert_reqs": "CERT_REQUIRED",
-                    "ca_certs": ca_file or requests.certs.where(),
+                    "ca_certs": ca_file or certifi.where(),
                     "server_hostname": host,
                     "assert_hostname": host,
                 }
-            return self.poolmanager.connection_from_host(address, port, scheme=url.scheme, pool_kwargs=pool_kwargs)
+            return self.poolmanager.connection_from_host(
+                address, port, scheme=url.scheme, pool_kwargs=pool_kwargs
+            )
 
     return LoopbackAdapter

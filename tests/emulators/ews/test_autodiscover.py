@@ -12,11 +12,10 @@ exchangelib = pytest.importorskip("exchangelib")
 trustme = pytest.importorskip("trustme")
 pytest.importorskip("dnslib")
 
-from exchangelib import DELEGATE, Account, Credentials  # noqa: E402
-from exchangelib import close_connections
-from exchangelib.autodiscover import Autodiscovery, clear_cache  # noqa: E402
-from exchangelib.errors import AutoDiscoverFailed, ErrorNonExistentMailbox, UnauthorizedError  # noqa: E402
-from exchangelib.protocol import BaseProtocol  # noqa: E402
+from exchangelib import DELEGATE, Account, Credentials, close_connections  # type: ignore[import-untyped]  # noqa: E402
+from exchangelib.autodiscover import Autodiscovery, clear_cache  # type: ignore[import-untyped]  # noqa: E402
+from exchangelib.errors import AutoDiscoverFailed, ErrorNonExistentMailbox, UnauthorizedError  # type: ignore[import-untyped]  # noqa: E402
+from exchangelib.protocol import BaseProtocol  # type: ignore[import-untyped]  # noqa: E402
 
 from creneau.emulators.ews import RunningEmulator, start  # noqa: E402
 from creneau.emulators.ews.server import create_app  # noqa: E402
@@ -74,7 +73,9 @@ def network(site: Site, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
     """exchangelib configured (its documented class attributes) for the loopback network, then restored."""
     monkeypatch.setattr(Autodiscovery, "DNS_RESOLVER_KWARGS", {"configure": False})
     monkeypatch.setattr(
-        Autodiscovery, "DNS_RESOLVER_ATTRS", {"nameservers": ["127.0.0.1"], "port": site.dns_port, "timeout": 2}
+        Autodiscovery,
+        "DNS_RESOLVER_ATTRS",
+        {"nameservers": ["127.0.0.1"], "port": site.dns_port, "timeout": 2},
     )
     monkeypatch.setattr(Autodiscovery, "DNS_RESOLVER_LIFETIME", 4)
     use_ca(monkeypatch, site, site.ca_file)
@@ -84,7 +85,9 @@ def network(site: Site, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
 
 
 def use_ca(monkeypatch: pytest.MonkeyPatch, site: Site, ca_file: str | None) -> None:
-    adapter = adapter_class(dns_port=site.dns_port, ports={443: site.https_port, 80: site.http_port}, ca_file=ca_file)
+    adapter = adapter_class(
+        dns_port=site.dns_port, ports={443: site.https_port, 80: site.http_port}, ca_file=ca_file
+    )
     monkeypatch.setattr(BaseProtocol, "HTTP_ADAPTER_CLS", adapter)
 
 
@@ -127,7 +130,9 @@ def test_wrong_password(network: Site) -> None:
         discover("ada@contoso.example", "CONTOSO\\ada", "wrong")
 
 
-def test_untrusted_certificate_fails_rather_than_being_ignored(network: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_untrusted_certificate_fails_rather_than_being_ignored(
+    network: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
     use_ca(monkeypatch, network, None)  # the public CA bundle does not know the test CA
     with pytest.raises(AutoDiscoverFailed):
         discover("ada@contoso.example", "CONTOSO\\ada", "Secret1!")
@@ -136,4 +141,3 @@ def test_untrusted_certificate_fails_rather_than_being_ignored(network: Site, mo
 def test_domain_without_autodiscover(network: Site) -> None:
     with pytest.raises(AutoDiscoverFailed):
         discover("eve@nowhere.example", "eve@nowhere.example", "x")
-

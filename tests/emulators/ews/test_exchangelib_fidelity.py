@@ -13,7 +13,7 @@ import pytest
 
 exchangelib = pytest.importorskip("exchangelib")
 
-from exchangelib import (  # noqa: E402
+from exchangelib import (  # type: ignore[import-untyped]  # noqa: E402
     BASIC,
     DELEGATE,
     NTLM,
@@ -27,14 +27,14 @@ from exchangelib import (  # noqa: E402
     FailFast,
     Folder,
 )
-from exchangelib.errors import (  # noqa: E402
+from exchangelib.errors import (  # type: ignore[import-untyped]  # noqa: E402
     ErrorInvalidSyncStateData,
     ErrorIrresolvableConflict,
     ErrorServerBusy,
     UnauthorizedError,
 )
-from exchangelib.items import SEND_TO_NONE  # noqa: E402
-from exchangelib.recurrence import DailyPattern, NumberedPattern, Recurrence, WeeklyPattern  # noqa: E402
+from exchangelib.items import SEND_TO_NONE  # type: ignore[import-untyped]  # noqa: E402
+from exchangelib.recurrence import DailyPattern, NumberedPattern, Recurrence, WeeklyPattern  # type: ignore[import-untyped]  # noqa: E402
 
 from creneau.emulators.ews import RunningEmulator  # noqa: E402
 from tests.emulators.ews.conftest import Box  # noqa: E402
@@ -42,7 +42,9 @@ from tests.emulators.ews.conftest import Box  # noqa: E402
 PARIS = EWSTimeZone("Europe/Paris")
 
 
-def connect(emulator: RunningEmulator, box: Box, *, auth_type: str | None = NTLM, password: str | None = None) -> Any:
+def connect(
+    emulator: RunningEmulator, box: Box, *, auth_type: str | None = NTLM, password: str | None = None
+) -> Any:
     config = Configuration(
         service_endpoint=emulator.ews_url,
         credentials=Credentials(box.logon, password or box.password),
@@ -63,7 +65,7 @@ def at(day: int, hour: int, minute: int = 0) -> Any:
     return EWSDateTime(2026, 12, day, hour, minute, tzinfo=PARIS)
 
 
-class BookingUid(ExtendedProperty):
+class BookingUid(ExtendedProperty):  # type: ignore[misc]
     property_set_id = "c11ff724-aa03-4555-9952-8fa248a11c3e"
     property_name = "creneauBookingUid"
     property_type = "String"
@@ -214,7 +216,9 @@ def test_writes_to_a_read_only_calendar_are_refused(emulator: RunningEmulator, b
         item.save(send_meeting_invitations=SEND_TO_NONE)
 
 
-def test_extended_property_is_kept_and_findable(emulator: RunningEmulator, box: Box, booking_uid: None) -> None:
+def test_extended_property_is_kept_and_findable(
+    emulator: RunningEmulator, box: Box, booking_uid: None
+) -> None:
     account = connect(emulator, box)
     for n in range(3):
         CalendarItem(
@@ -230,7 +234,9 @@ def test_extended_property_is_kept_and_findable(emulator: RunningEmulator, box: 
     assert found[0].booking_uid == "booking-1@creneau"
     assert list(account.calendar.filter(booking_uid="booking-9@creneau")) == []
     held = httpx.get(f"{emulator.url}/_emulator/state", timeout=10).json()["items"]
-    assert sorted(e["value"] for i in held for e in i["extended"] if i["folder_id"] == box.mailbox.calendar_id) == [
+    assert sorted(
+        e["value"] for i in held for e in i["extended"] if i["folder_id"] == box.mailbox.calendar_id
+    ) == [
         "booking-0@creneau",
         "booking-1@creneau",
         "booking-2@creneau",
@@ -245,8 +251,12 @@ def test_get_item_in_batches(emulator: RunningEmulator, box: Box) -> None:
             "events",
             {
                 "folder_id": box.mailbox.calendar_id,
-                "event": {"subject": f"E{n:02d}", "start": f"2026-12-14T{8 + n % 9:02d}:00:00+01:00",
-                          "end": f"2026-12-14T{8 + n % 9:02d}:30:00+01:00", "time_zone": "Romance Standard Time"},
+                "event": {
+                    "subject": f"E{n:02d}",
+                    "start": f"2026-12-14T{8 + n % 9:02d}:00:00+01:00",
+                    "end": f"2026-12-14T{8 + n % 9:02d}:30:00+01:00",
+                    "time_zone": "Romance Standard Time",
+                },
             },
         )
     ids = [(i.id, i.changekey) for i in account.calendar.all().only("id", "changekey")]
@@ -265,8 +275,14 @@ def test_sync_items_is_incremental(emulator: RunningEmulator, box: Box) -> None:
         control(
             emulator,
             "events",
-            {"folder_id": box.mailbox.calendar_id,
-             "event": {"subject": f"S{n}", "start": f"2026-12-15T0{n}:00:00Z", "end": f"2026-12-15T0{n}:30:00Z"}},
+            {
+                "folder_id": box.mailbox.calendar_id,
+                "event": {
+                    "subject": f"S{n}",
+                    "start": f"2026-12-15T0{n}:00:00Z",
+                    "end": f"2026-12-15T0{n}:30:00Z",
+                },
+            },
         )["id"]
         for n in range(5)
     ]
@@ -274,8 +290,11 @@ def test_sync_items_is_incremental(emulator: RunningEmulator, box: Box) -> None:
     assert sorted((kind, i.subject) for kind, i in first) == [("create", f"S{n}") for n in range(5)]
     assert list(calendar.sync_items()) == []  # nothing changed: nothing new
 
-    control(emulator, f"events/{seeded[0]}", {"event": {"subject": "S0 renamed", "start": "2026-12-15T00:00:00Z",
-                                                        "end": "2026-12-15T01:00:00Z"}})
+    control(
+        emulator,
+        f"events/{seeded[0]}",
+        {"event": {"subject": "S0 renamed", "start": "2026-12-15T00:00:00Z", "end": "2026-12-15T01:00:00Z"}},
+    )
     httpx.delete(f"{emulator.url}/_emulator/events/{seeded[1]}", timeout=10).raise_for_status()
     changes = list(calendar.sync_items())
     kinds = {kind: item for kind, item in changes}
@@ -287,9 +306,14 @@ def test_sync_items_is_incremental(emulator: RunningEmulator, box: Box) -> None:
 def test_sync_items_pages_with_max_changes_returned(emulator: RunningEmulator, box: Box) -> None:
     account = connect(emulator, box)
     for n in range(7):
-        control(emulator, "events", {"folder_id": box.mailbox.calendar_id,
-                                     "event": {"subject": f"P{n}", "start": "2026-12-16T08:00:00Z",
-                                               "end": "2026-12-16T09:00:00Z"}})
+        control(
+            emulator,
+            "events",
+            {
+                "folder_id": box.mailbox.calendar_id,
+                "event": {"subject": f"P{n}", "start": "2026-12-16T08:00:00Z", "end": "2026-12-16T09:00:00Z"},
+            },
+        )
     emulator.state.requests.clear()
     changes = list(account.calendar.sync_items(max_changes_returned=3))
     assert sorted(i.subject for _, i in changes) == [f"P{n}" for n in range(7)]
@@ -320,7 +344,9 @@ def test_recurring_master_with_modified_and_deleted_occurrences(emulator: Runnin
         subject="Weekly lab meeting",
         start=at(1, 9),
         end=at(1, 10),
-        recurrence=Recurrence(pattern=WeeklyPattern(interval=1, weekdays=[2]), start=dt.date(2026, 12, 1), number=4),
+        recurrence=Recurrence(
+            pattern=WeeklyPattern(interval=1, weekdays=[2]), start=dt.date(2026, 12, 1), number=4
+        ),
     )
     master.save(send_meeting_invitations=SEND_TO_NONE)
 
@@ -357,7 +383,9 @@ def test_daily_series_expands_in_its_own_zone_across_dst(emulator: RunningEmulat
         subject="Daily stand-up",
         start=start,
         end=start + dt.timedelta(minutes=15),
-        recurrence=Recurrence(pattern=DailyPattern(interval=1), boundary=NumberedPattern(start=start.date(), number=4)),
+        recurrence=Recurrence(
+            pattern=DailyPattern(interval=1), boundary=NumberedPattern(start=start.date(), number=4)
+        ),
     ).save(send_meeting_invitations=SEND_TO_NONE)
     view = list(account.calendar.view(start=start - dt.timedelta(days=1), end=start + dt.timedelta(days=7)))
     assert [o.start.astimezone(PARIS).hour for o in view] == [9, 9, 9, 9]  # the clocks change on the 28th
@@ -373,15 +401,37 @@ def test_get_free_busy_info(emulator: RunningEmulator, box: Box) -> None:
         ("Maybe", "2026-12-21T11:00:00+01:00", "2026-12-21T11:30:00+01:00", "Tentative"),
         ("Lunch", "2026-12-21T12:00:00+01:00", "2026-12-21T13:00:00+01:00", "Free"),
     ):
-        control(emulator, "events", {"folder_id": calendar, "event": {"subject": subject, "start": start,
-                                                                      "end": end, "free_busy": status}})
-    control(emulator, "events", {"folder_id": calendar, "event": {
-        "subject": "Cancelled", "start": "2026-12-21T14:00:00+01:00", "end": "2026-12-21T15:00:00+01:00",
-        "is_cancelled": True}})
+        control(
+            emulator,
+            "events",
+            {
+                "folder_id": calendar,
+                "event": {"subject": subject, "start": start, "end": end, "free_busy": status},
+            },
+        )
+    control(
+        emulator,
+        "events",
+        {
+            "folder_id": calendar,
+            "event": {
+                "subject": "Cancelled",
+                "start": "2026-12-21T14:00:00+01:00",
+                "end": "2026-12-21T15:00:00+01:00",
+                "is_cancelled": True,
+            },
+        },
+    )
     start, end = at(21, 8), at(21, 16)
-    views = list(account.protocol.get_free_busy_info(
-        accounts=[(account, "Organizer", False)], start=start, end=end, merged_free_busy_interval=30,
-        requested_view="DetailedMerged"))
+    views = list(
+        account.protocol.get_free_busy_info(
+            accounts=[(account, "Organizer", False)],
+            start=start,
+            end=end,
+            merged_free_busy_interval=30,
+            requested_view="DetailedMerged",
+        )
+    )
     assert len(views) == 1
     view = views[0]
     assert view.view_type == "DetailedMerged"
@@ -395,7 +445,9 @@ def test_get_free_busy_info(emulator: RunningEmulator, box: Box) -> None:
 
 
 # -- faults --------------------------------------------------------------------------------------------------
-def test_throttling_surfaces_as_error_server_busy_with_its_back_off(emulator: RunningEmulator, box: Box) -> None:
+def test_throttling_surfaces_as_error_server_busy_with_its_back_off(
+    emulator: RunningEmulator, box: Box
+) -> None:
     account = connect(emulator, box)
     calendar = account.calendar
     control(emulator, "faults", {"busy_next": 1, "back_off_ms": 2500})
@@ -416,4 +468,6 @@ def test_http_503_surfaces_as_server_busy_with_fail_fast(emulator: RunningEmulat
 
 def test_folder_class_is_a_calendar_folder(emulator: RunningEmulator, box: Box) -> None:
     account = connect(emulator, box)
-    assert isinstance(account.calendar, Folder.__mro__[1]) or account.calendar.folder_class == "IPF.Appointment"
+    assert (
+        isinstance(account.calendar, Folder.__mro__[1]) or account.calendar.folder_class == "IPF.Appointment"
+    )

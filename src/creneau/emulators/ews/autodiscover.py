@@ -30,9 +30,10 @@ def _a(name: str) -> str:
 def _settings(request: Request, email: str, display_name: str, server: str) -> dict[str, str]:
     origin = f"{request.url.scheme}://{request.headers.get('host', request.url.netloc)}"
     ews = f"{origin}/EWS/Exchange.asmx"
+    user = email.split("@")[0]
     return {
         "UserDisplayName": display_name,
-        "UserDN": f"/o=First Organization/ou=Exchange Administrative Group/cn=Recipients/cn={email.split('@')[0]}",
+        "UserDN": f"/o=First Organization/ou=Exchange Administrative Group/cn=Recipients/cn={user}",
         "UserDeploymentId": "649a7c9a-3a6c-4b61-9c43-5a0fbcbf4f12",
         "InternalMailboxServer": f"{server.lower()}.{email.split('@')[1]}",
         "MailboxDN": f"/o=First Organization/ou=Exchange Administrative Group/cn=Configuration/cn={server}",
@@ -120,7 +121,7 @@ async def autodiscover_svc(request: Request) -> Response:
         _, operation = parse_request(body)
     except SoapFault:
         return Response(b"", status_code=400)
-    wrapper = etree.Element(_a("GetUserSettingsResponseMessage"), nsmap={None: A, "i": XSI})
+    wrapper = etree.Element(_a("GetUserSettingsResponseMessage"), nsmap={None: A, "i": XSI})  # type: ignore[dict-item]
     answer = sub(wrapper, _a("Response"))
     sub(answer, _a("ErrorCode"), "NoError")
     sub(answer, _a("ErrorMessage"), "")

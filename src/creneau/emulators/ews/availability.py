@@ -99,7 +99,11 @@ def _view(
                 details = sub(event, t("CalendarEventDetails"))
                 sub(details, t("ID"), exception.id if exception else item.id)
                 subject = exception.props.get("Subject") if exception else None
-                sub(details, t("Subject"), (subject.text if subject is not None else item.text("Subject")) or "")
+                sub(
+                    details,
+                    t("Subject"),
+                    (subject.text if subject is not None else item.text("Subject")) or "",
+                )
                 sub(details, t("Location"), item.text("Location", "") or "")
                 sub(details, t("IsMeeting"), "true" if "RequiredAttendees" in item.props else "false")
                 sub(details, t("IsRecurring"), "true" if item.is_recurring else "false")
@@ -121,7 +125,9 @@ def get_user_availability(state: EwsState, me: Mailbox, request: Element) -> Ele
     if view not in _VIEWS or not 5 <= interval <= 1440:
         raise SoapFault("ErrorSchemaValidation", "The request failed schema validation: FreeBusyViewOptions.")
     if end <= start:
-        raise SoapFault("ErrorInvalidTimeInterval", "The time window is invalid: EndTime is before StartTime.")
+        raise SoapFault(
+            "ErrorInvalidTimeInterval", "The time window is invalid: EndTime is before StartTime."
+        )
     if end - start > timedelta(days=_MAX_DAYS):
         raise SoapFault(
             "ErrorProxyRequestProcessingFailed",

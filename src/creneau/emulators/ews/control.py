@@ -16,7 +16,8 @@ emulator listens on 127.0.0.1 only). Each call maps to one :class:`EwsState` cha
 ``POST /_emulator/invalidate-sync``            every sync state handed out so far becomes invalid
 ``POST /_emulator/faults``                     ``{"busy_next", "back_off_ms", "fail_next", "status",
                                                "error_rate", "busy", "delay", "invalid_sync_next", "clear"}``
-``POST /_emulator/autodiscover``               ``{"redirect_email": {from: to}, "redirect_host": {host: url}}``
+``POST /_emulator/autodiscover``               ``{"redirect_email": {from: to},
+                                               "redirect_host": {host: url}}``
 ``GET /_emulator/state``                       mailboxes, folders and items, for a look
 ``GET /_emulator/requests``                    the EWS operations answered so far (``?reset=1`` clears)
 =============================================  ===========================================================
@@ -101,7 +102,10 @@ async def folders(request: Request) -> Response:
     body = await _body(request)
     try:
         folder = _state(request).add_folder(
-            body["email"], body["name"], parent_id=body.get("parent_id"), read_only=bool(body.get("read_only"))
+            body["email"],
+            body["name"],
+            parent_id=body.get("parent_id"),
+            read_only=bool(body.get("read_only")),
         )
     except (KeyError, OperationError) as exc:
         return _bad(exc)
@@ -143,7 +147,9 @@ async def event(request: Request) -> Response:
             props, extended = new_props(event_element(body["event"]), trusted=True)
             item.props.update(props)
             keys = {local(e) for e in extended}
-            item.extended = [e for e in item.extended if local(e) not in keys] + extended if extended else item.extended
+            item.extended = (
+                [e for e in item.extended if local(e) not in keys] + extended if extended else item.extended
+            )
             item.touch(state.next_seq())
     except (KeyError, ValueError) as exc:
         return _bad(exc)
@@ -165,10 +171,18 @@ async def occurrences(request: Request) -> Response:
                     state.occurrence_index.pop(exception.id, None)
                 item.deleted.add(original)
             else:
-                props, _ = new_props(event_element({"subject": item.text("Subject"), **body["event"]}), trusted=True)
+                props, _ = new_props(
+                    event_element({"subject": item.text("Subject"), **body["event"]}), trusted=True
+                )
                 props.pop("UID", None)
-                index = next(i for i, o, _, _, _ in window if o == original) if original not in item.exceptions else 0
-                occurrence = item.exceptions.get(original) or Occurrence(occurrence_id(item.id, index), original, {})
+                index = (
+                    next(i for i, o, _, _, _ in window if o == original)
+                    if original not in item.exceptions
+                    else 0
+                )
+                occurrence = item.exceptions.get(original) or Occurrence(
+                    occurrence_id(item.id, index), original, {}
+                )
                 occurrence.props.update(props)
                 state.register_exception(item, occurrence)
             item.touch(state.next_seq())
@@ -246,7 +260,9 @@ def summary(state: EwsState) -> dict[str, Any]:
                     "extended": [
                         {
                             "uri": dict(e[0].attrib) if len(e) else {},
-                            "value": e.findtext("{http://schemas.microsoft.com/exchange/services/2006/types}Value"),
+                            "value": e.findtext(
+                                "{http://schemas.microsoft.com/exchange/services/2006/types}Value"
+                            ),
                         }
                         for e in i.extended
                     ],

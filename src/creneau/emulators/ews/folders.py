@@ -140,7 +140,11 @@ def sync_folder_hierarchy(state: EwsState, me: Mailbox, request: Element) -> Ele
     ref = request.find(m("SyncFolderId"))
     try:
         with state.lock:
-            top = folder_ref(state, me, ref[0]) if ref is not None and len(ref) else state.folder(me, me.root_id)
+            top = (
+                folder_ref(state, me, ref[0])
+                if ref is not None and len(ref)
+                else state.folder(me, me.root_id)
+            )
             if state.faults.take_invalid_sync():
                 raise OperationError(
                     "ErrorInvalidSyncStateData", "Synchronization state data is corrupt or otherwise invalid."

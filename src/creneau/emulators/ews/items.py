@@ -9,7 +9,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from creneau.emulators.ews import recurrence
-from creneau.emulators.ews.model import Folder, Item, Mailbox, Occurrence, ext_key, new_change_key, new_id, parse_time, zone_of
+from creneau.emulators.ews.model import (
+    Folder,
+    Item,
+    Mailbox,
+    Occurrence,
+    ext_key,
+    new_change_key,
+    new_id,
+    parse_time,
+    zone_of,
+)
 from creneau.emulators.ews.render import item_element, occurrence_element, occurrence_id, parse_occurrence_id
 from creneau.emulators.ews.restriction import matches
 from creneau.emulators.ews.shapes import ItemRef, Shape, field_name, folder_ref, folder_refs, item_ref, shape
@@ -29,15 +39,44 @@ from creneau.emulators.ews.state import EwsState
 
 # Properties Exchange computes: a client cannot set them (they are ignored on create, refused on update).
 READ_ONLY = frozenset(
-    "ItemId ParentFolderId DateTimeCreated LastModifiedTime LastModifiedName CalendarItemType IsRecurring "
-    "FirstOccurrence LastOccurrence ModifiedOccurrences DeletedOccurrences Organizer MyResponseType "
-    "OriginalStart Duration EffectiveRights DateTimeReceived Size HasAttachments IsCancelled".split()
+    [
+        "ItemId",
+        "ParentFolderId",
+        "DateTimeCreated",
+        "LastModifiedTime",
+        "LastModifiedName",
+        "CalendarItemType",
+        "IsRecurring",
+        "FirstOccurrence",
+        "LastOccurrence",
+        "ModifiedOccurrences",
+        "DeletedOccurrences",
+        "Organizer",
+        "MyResponseType",
+        "OriginalStart",
+        "Duration",
+        "EffectiveRights",
+        "DateTimeReceived",
+        "Size",
+        "HasAttachments",
+        "IsCancelled",
+    ]
 )
 
 # xs:boolean properties: clients may write 0/1, Exchange answers true/false
 BOOLEANS = frozenset(
-    "IsAllDayEvent ReminderIsSet IsResponseRequested AllowNewTimeProposal IsOnlineMeeting IsDraft IsCancelled "
-    "IsMeeting IsReadReceiptRequested IsDeliveryReceiptRequested".split()
+    [
+        "IsAllDayEvent",
+        "ReminderIsSet",
+        "IsResponseRequested",
+        "AllowNewTimeProposal",
+        "IsOnlineMeeting",
+        "IsDraft",
+        "IsCancelled",
+        "IsMeeting",
+        "IsReadReceiptRequested",
+        "IsDeliveryReceiptRequested",
+    ]
 )
 
 
@@ -69,7 +108,9 @@ class Target:
 def _original_of(item: Item, index: int) -> datetime:
     rule = recurrence.element_of(item.props.get("Recurrence"))
     if rule is None:
-        raise OperationError("ErrorCalendarOccurrenceIndexIsOutOfRecurrenceRange", "The occurrence index is out of range.")
+        raise OperationError(
+            "ErrorCalendarOccurrenceIndexIsOutOfRecurrenceRange", "The occurrence index is out of range."
+        )
     for position, original in recurrence.original_starts(rule, item.start, item.start_zone):
         if position == index:
             if original in item.deleted:
@@ -80,7 +121,9 @@ def _original_of(item: Item, index: int) -> datetime:
             return original
         if position > index:
             break
-    raise OperationError("ErrorCalendarOccurrenceIndexIsOutOfRecurrenceRange", "The occurrence index is out of range.")
+    raise OperationError(
+        "ErrorCalendarOccurrenceIndexIsOutOfRecurrenceRange", "The occurrence index is out of range."
+    )
 
 
 def _index_of(item: Item, original: datetime) -> int:
@@ -104,7 +147,9 @@ def resolve(state: EwsState, me: Mailbox, ref: ItemRef) -> Target:
         if ref.id in state.occurrence_index:
             master_id, original = state.occurrence_index[ref.id]
             master = state.item(me, master_id)
-            return Target(master) if ref.of_occurrence else Target(master, original, _index_of(master, original))
+            return (
+                Target(master) if ref.of_occurrence else Target(master, original, _index_of(master, original))
+            )
         derived = parse_occurrence_id(ref.id)
         if derived is not None:
             master = state.item(me, derived[0])
@@ -165,12 +210,15 @@ def find_item(state: EwsState, me: Mailbox, request: Element) -> Element:
             offset = int(paging.get("Offset") or "0")
         elif view is not None and view.get("MaxEntriesReturned"):
             limit = int(view.get("MaxEntriesReturned") or "1000")
-            if len(rendered) > limit:  # Exchange refuses a calendar view larger than asked, rather than paging
+            if (
+                len(rendered) > limit
+            ):  # Exchange refuses a calendar view larger than asked, rather than paging
                 messages.append(
                     error(
                         "FindItem",
                         OperationError(
-                            "ErrorCalendarViewRangeTooBig", "The calendar view range is too large for the request."
+                            "ErrorCalendarViewRangeTooBig",
+                            "The calendar view range is too large for the request.",
                         ),
                     )
                 )
@@ -240,7 +288,11 @@ def _check_times(props: dict[str, Element]) -> None:
     try:
         tz = zone_of(props.get("StartTimeZone")) or zone_of(props.get("MeetingTimeZone")) or UTC
         start = parse_time(props["Start"].text or "", tz) if "Start" in props else None
-        end = parse_time(props["End"].text or "", zone_of(props.get("EndTimeZone")) or tz) if "End" in props else None
+        end = (
+            parse_time(props["End"].text or "", zone_of(props.get("EndTimeZone")) or tz)
+            if "End" in props
+            else None
+        )
     except ValueError:
         raise OperationError("ErrorInvalidValueForProperty", "The value is invalid for property.") from None
     if start is not None and end is not None and end < start:
@@ -281,7 +333,9 @@ def create_item(state: EwsState, me: Mailbox, request: Element) -> Element:
         try:
             with state.lock:
                 folder = (
-                    folder_ref(state, me, _ids(saved)[0]) if saved is not None and len(saved) else state.folder(me, me.calendar_id)
+                    folder_ref(state, me, _ids(saved)[0])
+                    if saved is not None and len(saved)
+                    else state.folder(me, me.calendar_id)
                 )
                 _writable(folder)
                 if local(element) != "CalendarItem" or folder.folder_class != "IPF.Appointment":
@@ -309,7 +363,9 @@ def _apply(target: Target, updates: Element) -> None:
     """Apply SetItemField/AppendToItemField/DeleteItemField to a series, single item, or occurrence."""
     exception = target.exception
     if target.original is not None and exception is None:
-        exception = Occurrence(id=occurrence_id(target.item.id, target.index or 0), original_start=target.original, props={})
+        exception = Occurrence(
+            id=occurrence_id(target.item.id, target.index or 0), original_start=target.original, props={}
+        )
     props = dict(exception.props if exception is not None else target.item.props)
     extended = list(target.item.extended)
     for change in updates:
@@ -335,12 +391,17 @@ def _apply(target: Target, updates: Element) -> None:
         holder = next((c for c in change if isinstance(c.tag, str) and c is not path), None)
         value = holder.find(t(name)) if holder is not None else None
         if value is None:
-            raise OperationError("ErrorIncorrectUpdatePropertyCount", "An object within a change description must contain one and only one property to modify.")
+            raise OperationError(
+                "ErrorIncorrectUpdatePropertyCount",
+                "An object within a change description must contain one and only one property to modify.",
+            )
         props[name] = _normalised(value)
     if exception is not None:
         merged = dict(target.item.props)
         merged.update(props)
-        _check_times({k: v for k, v in merged.items() if k in ("Start", "End", "StartTimeZone", "EndTimeZone")})
+        _check_times(
+            {k: v for k, v in merged.items() if k in ("Start", "End", "StartTimeZone", "EndTimeZone")}
+        )
         exception.props = props
     else:
         _check_times(props)
@@ -367,8 +428,8 @@ def update_item(state: EwsState, me: Mailbox, request: Element) -> Element:
                 if ref.change_key and ref.change_key != target.change_key and not overwrite:
                     raise OperationError(
                         "ErrorIrresolvableConflict",
-                        "The send or update operation could not be performed because the change key passed in the "
-                        "request does not match the current change key for the item.",
+                        "The send or update operation could not be performed because the change key passed "
+                        "in the request does not match the current change key for the item.",
                     )
                 updates = change.find(t("Updates"))
                 had = target.exception
@@ -379,7 +440,11 @@ def update_item(state: EwsState, me: Mailbox, request: Element) -> Element:
                         state.register_exception(target.item, exception)
                     exception.change_key = new_change_key()
                 target.item.touch(state.next_seq())
-                ident = (exception.id, exception.change_key) if exception is not None else (target.item.id, target.item.change_key)
+                ident = (
+                    (exception.id, exception.change_key)
+                    if exception is not None
+                    else (target.item.id, target.item.change_key)
+                )
         except OperationError as exc:
             messages.append(error("UpdateItem", exc))
             continue

@@ -28,7 +28,9 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 def new_id(kind: bytes = b"\x46") -> str:
     """An opaque, URL-unsafe base64 id of the shape Exchange hands out (``AAMkA…``)."""
-    return base64.b64encode(b"\x00\x03\x24\x00" + kind + os.urandom(30) + next(_counter).to_bytes(6, "big")).decode()
+    return base64.b64encode(
+        b"\x00\x03\x24\x00" + kind + os.urandom(30) + next(_counter).to_bytes(6, "big")
+    ).decode()
 
 
 def new_change_key() -> str:
@@ -86,7 +88,7 @@ class Mailbox:
     password_version: int = 0
 
     def logon_names(self) -> set[str]:
-        """Every name this mailbox's owner may log on with, case-folded: ``DOMAIN\\user``, the UPN, the email."""
+        """Every name the owner may log on with, case-folded: ``DOMAIN\\user``, the UPN, the email."""
         upn = f"{self.username}@{self.email.split('@', 1)[1]}"
         return {f"{self.domain}\\{self.username}".casefold(), upn.casefold(), self.email.casefold()}
 

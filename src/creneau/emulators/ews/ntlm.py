@@ -65,7 +65,12 @@ def _md4(data: bytes) -> bytes:
             s = (3, 9, 11, 15)[i % 4]
             h = b ^ c ^ d
             a, b, c, d = d, rotl(a + h + x[k] + 0x6ED9EBA1, s), b, c
-        a, b, c, d = (a + aa) & 0xFFFFFFFF, (b + bb) & 0xFFFFFFFF, (c + cc) & 0xFFFFFFFF, (d + dd) & 0xFFFFFFFF
+        a, b, c, d = (
+            (a + aa) & 0xFFFFFFFF,
+            (b + bb) & 0xFFFFFFFF,
+            (c + cc) & 0xFFFFFFFF,
+            (d + dd) & 0xFFFFFFFF,
+        )
     return struct.pack("<4I", a, b, c, d)
 
 

@@ -25,9 +25,20 @@ _GROUPS = {
     "weekendday": [rrule.SA, rrule.SU],
 }
 _INDEX = {"first": 1, "second": 2, "third": 3, "fourth": 4, "last": -1}
-_MONTHS = (
-    "january february march april may june july august september october november december".split()
-)
+_MONTHS = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+]
 _FREQ = {
     "DailyRecurrence": rrule.DAILY,
     "WeeklyRecurrence": rrule.WEEKLY,
@@ -77,7 +88,7 @@ def pattern_range(recurrence: Element) -> tuple[Element, Element]:
     pattern, range_ = patterns[0], ranges[0]
     if local(range_) not in ("NoEndRecurrence", "EndDateRecurrence", "NumberedRecurrence"):
         raise _invalid(f"unknown range {local(range_)}")
-    _rule(pattern, range_, datetime(2000, 1, 1))
+    _rule(pattern, range_, datetime(2000, 1, 1))  # noqa: DTZ001 - rules are built in local wall time
     return pattern, range_
 
 

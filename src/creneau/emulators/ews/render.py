@@ -15,27 +15,116 @@ from creneau.emulators.ews.soap import Element, local, new, sub, t
 from creneau.emulators.ews.state import EwsState
 
 # ItemType then CalendarItemType element order (types.xsd)
-ORDER = (
-    "MimeContent ItemId ParentFolderId ItemClass Subject Sensitivity Body Attachments DateTimeReceived Size "
-    "Categories Importance InReplyTo IsSubmitted IsDraft IsFromMe IsResend IsUnmodified InternetMessageHeaders "
-    "DateTimeSent DateTimeCreated ResponseObjects ReminderDueBy ReminderIsSet ReminderNextTime "
-    "ReminderMinutesBeforeStart DisplayCc DisplayTo HasAttachments ExtendedProperty Culture EffectiveRights "
-    "LastModifiedName LastModifiedTime IsAssociated WebClientReadFormQueryString WebClientEditFormQueryString "
-    "ConversationId UniqueBody UID RecurrenceId DateTimeStamp Start End OriginalStart IsAllDayEvent "
-    "LegacyFreeBusyStatus Location When IsMeeting IsCancelled IsRecurring MeetingRequestWasSent "
-    "IsResponseRequested CalendarItemType MyResponseType Organizer RequiredAttendees OptionalAttendees "
-    "Resources ConflictingMeetingCount AdjacentMeetingCount ConflictingMeetings AdjacentMeetings Duration "
-    "TimeZone AppointmentReplyTime AppointmentSequenceNumber AppointmentState Recurrence FirstOccurrence "
-    "LastOccurrence ModifiedOccurrences DeletedOccurrences MeetingTimeZone StartTimeZone EndTimeZone "
-    "ConferenceType AllowNewTimeProposal IsOnlineMeeting MeetingWorkspaceUrl NetShowUrl EnhancedLocation "
-    "StartWallClock EndWallClock StartTimeZoneId EndTimeZoneId IntendedFreeBusyStatus JoinOnlineMeetingUrl "
-    "OnlineMeetingSettings IsOrganizer"
-).split()
+ORDER = [
+    "MimeContent",
+    "ItemId",
+    "ParentFolderId",
+    "ItemClass",
+    "Subject",
+    "Sensitivity",
+    "Body",
+    "Attachments",
+    "DateTimeReceived",
+    "Size",
+    "Categories",
+    "Importance",
+    "InReplyTo",
+    "IsSubmitted",
+    "IsDraft",
+    "IsFromMe",
+    "IsResend",
+    "IsUnmodified",
+    "InternetMessageHeaders",
+    "DateTimeSent",
+    "DateTimeCreated",
+    "ResponseObjects",
+    "ReminderDueBy",
+    "ReminderIsSet",
+    "ReminderNextTime",
+    "ReminderMinutesBeforeStart",
+    "DisplayCc",
+    "DisplayTo",
+    "HasAttachments",
+    "ExtendedProperty",
+    "Culture",
+    "EffectiveRights",
+    "LastModifiedName",
+    "LastModifiedTime",
+    "IsAssociated",
+    "WebClientReadFormQueryString",
+    "WebClientEditFormQueryString",
+    "ConversationId",
+    "UniqueBody",
+    "UID",
+    "RecurrenceId",
+    "DateTimeStamp",
+    "Start",
+    "End",
+    "OriginalStart",
+    "IsAllDayEvent",
+    "LegacyFreeBusyStatus",
+    "Location",
+    "When",
+    "IsMeeting",
+    "IsCancelled",
+    "IsRecurring",
+    "MeetingRequestWasSent",
+    "IsResponseRequested",
+    "CalendarItemType",
+    "MyResponseType",
+    "Organizer",
+    "RequiredAttendees",
+    "OptionalAttendees",
+    "Resources",
+    "ConflictingMeetingCount",
+    "AdjacentMeetingCount",
+    "ConflictingMeetings",
+    "AdjacentMeetings",
+    "Duration",
+    "TimeZone",
+    "AppointmentReplyTime",
+    "AppointmentSequenceNumber",
+    "AppointmentState",
+    "Recurrence",
+    "FirstOccurrence",
+    "LastOccurrence",
+    "ModifiedOccurrences",
+    "DeletedOccurrences",
+    "MeetingTimeZone",
+    "StartTimeZone",
+    "EndTimeZone",
+    "ConferenceType",
+    "AllowNewTimeProposal",
+    "IsOnlineMeeting",
+    "MeetingWorkspaceUrl",
+    "NetShowUrl",
+    "EnhancedLocation",
+    "StartWallClock",
+    "EndWallClock",
+    "StartTimeZoneId",
+    "EndTimeZoneId",
+    "IntendedFreeBusyStatus",
+    "JoinOnlineMeetingUrl",
+    "OnlineMeetingSettings",
+    "IsOrganizer",
+]
 _RANK = {name: i for i, name in enumerate(ORDER)}
 # What BaseShape "Default" returns for a calendar item
 DEFAULT_FIELDS = frozenset(
-    "ItemId ParentFolderId Subject Attachments HasAttachments IsAssociated Start End LegacyFreeBusyStatus "
-    "Location CalendarItemType Organizer".split()
+    [
+        "ItemId",
+        "ParentFolderId",
+        "Subject",
+        "Attachments",
+        "HasAttachments",
+        "IsAssociated",
+        "Start",
+        "End",
+        "LegacyFreeBusyStatus",
+        "Location",
+        "CalendarItemType",
+        "Organizer",
+    ]
 )
 _OCCURRENCE_MARK = b"\x00\x03\x24\x00\x4f"
 
@@ -64,7 +153,9 @@ def _bool(value: bool) -> str:
     return "true" if value else "false"
 
 
-def _occurrence_info(tag: str, item_id: str, change_key: str, start: datetime, end: datetime, original: datetime) -> Element:
+def _occurrence_info(
+    tag: str, item_id: str, change_key: str, start: datetime, end: datetime, original: datetime
+) -> Element:
     out = _el(tag)
     sub(out, t("ItemId"), Id=item_id, ChangeKey=change_key)
     sub(out, t("Start"), format_time(start))
@@ -114,7 +205,9 @@ def _computed(state: EwsState, item: Item) -> dict[str, Element]:
     owner = state.mailboxes.get(item.mailbox)
     out = {
         "ItemId": _el("ItemId", Id=item.id, ChangeKey=item.change_key),
-        "ParentFolderId": _el("ParentFolderId", Id=item.folder_id, ChangeKey=folder.change_key if folder else ""),
+        "ParentFolderId": _el(
+            "ParentFolderId", Id=item.folder_id, ChangeKey=folder.change_key if folder else ""
+        ),
         "ItemClass": _el("ItemClass", "IPM.Appointment"),
         "Sensitivity": _el("Sensitivity", "Normal"),
         "DateTimeReceived": _el("DateTimeReceived", format_time(item.created)),
@@ -193,7 +286,9 @@ def _assemble(
             continue
         out.append(copy.deepcopy(element))
     rank_ext = _RANK["ExtendedProperty"]
-    position = sum(1 for name, _ in chosen if _RANK.get(name, len(_RANK)) < rank_ext and name != "ExtendedProperty")
+    position = sum(
+        1 for name, _ in chosen if _RANK.get(name, len(_RANK)) < rank_ext and name != "ExtendedProperty"
+    )
     keys = [ext_key(uri) for uri in wanted.extended]
     for prop in extended:
         if ext_key(prop) in keys:
@@ -225,7 +320,13 @@ def occurrence_element(
     """An occurrence (``CalendarItemType`` Occurrence) or exception (Exception) of ``master``."""
     props = _computed(state, master)
     props.update(master.copy_props())
-    for name in ("Recurrence", "FirstOccurrence", "LastOccurrence", "ModifiedOccurrences", "DeletedOccurrences"):
+    for name in (
+        "Recurrence",
+        "FirstOccurrence",
+        "LastOccurrence",
+        "ModifiedOccurrences",
+        "DeletedOccurrences",
+    ):
         props.pop(name, None)
     duration = master.end - master.start
     begin, finish = original, original + duration

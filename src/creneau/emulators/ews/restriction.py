@@ -1,5 +1,5 @@
-"""``m:Restriction`` search expressions (FindItem/FindFolder) evaluated against an item: comparisons of a
-property (``FieldURI`` or ``ExtendedFieldURI``) with a constant, ``Exists``, ``Contains``, ``And``/``Or``/``Not``."""
+"""``m:Restriction`` search expressions (FindItem) evaluated against an item: comparisons of a property
+(``FieldURI`` or ``ExtendedFieldURI``) with a constant, ``Exists``, ``Contains``, ``And``/``Or``/``Not``."""
 
 from __future__ import annotations
 
@@ -79,4 +79,6 @@ def matches(item: Item, expression: Element) -> bool:
             return _COMPARE[kind](left, right)
         except TypeError:
             return False
-    raise OperationError("ErrorInvalidRestriction", f"The restriction contains an invalid search expression: {kind}.")
+    raise OperationError(
+        "ErrorInvalidRestriction", f"The restriction contains an invalid search expression: {kind}."
+    )

@@ -24,7 +24,20 @@ _PATTERNS = {
     "absolute_monthly": "AbsoluteMonthlyRecurrence",
     "absolute_yearly": "AbsoluteYearlyRecurrence",
 }
-_MONTHS = "January February March April May June July August September October November December".split()
+_MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
 
 
 def _zone_id(name: str | None) -> str | None:
@@ -71,7 +84,9 @@ def event_element(data: dict[str, Any]) -> Element:
     :raises ValueError: for a missing or unreadable field
     """
     if "xml" in data:
-        return etree.fromstring(str(data["xml"]).replace("<t:CalendarItem>", f'<t:CalendarItem xmlns:t="{NSMAP["t"]}">', 1))
+        return etree.fromstring(
+            str(data["xml"]).replace("<t:CalendarItem>", f'<t:CalendarItem xmlns:t="{NSMAP["t"]}">', 1)
+        )
     for key in ("subject", "start", "end"):
         if key not in data:
             raise ValueError(f"an event needs {key!r}")

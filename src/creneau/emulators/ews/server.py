@@ -9,6 +9,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -74,7 +75,9 @@ async def ews(request: Request) -> Response:
         state.record(local(operation))
         fault = state.faults.next()
         if fault is not None and fault.kind == "status":
-            return Response(b"<html><body>Service Unavailable</body></html>", fault.status, media_type="text/html")
+            return Response(
+                b"<html><body>Service Unavailable</body></html>", fault.status, media_type="text/html"
+            )
         if fault is not None:
             raise SoapFault(
                 "ErrorServerBusy",
@@ -86,7 +89,7 @@ async def ews(request: Request) -> Response:
         if handler is None:
             raise SoapFault(
                 "ErrorSchemaValidation",
-                f"The request failed schema validation: {local(operation)} is not an operation of this server.",
+                f"The request failed schema validation: {local(operation)} is not an operation here.",
             )
         payload = handler(state, who, operation)
     except SoapFault as exc:
@@ -124,14 +127,21 @@ class RunningEmulator:
 
 
 def start(
-    *, state: EwsState | None = None, port: int = 0, host: str = "127.0.0.1", **uvicorn: object
+    *,
+    state: EwsState | None = None,
+    port: int = 0,
+    host: str = "127.0.0.1",
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
 ) -> RunningEmulator:
-    """Serve a (new, or the given) state on ``host:port`` (0: a free port) until ``stop()``.
-
-    ``uvicorn`` options go to uvicorn's Config (``ssl_certfile``/``ssl_keyfile`` serve HTTPS)."""
+    """Serve a (new, or the given) state on ``host:port`` (0: a free port) until ``stop()``; HTTPS when
+    ``ssl_certfile`` (PEM; ``ssl_keyfile`` may be the same file) is given."""
     state = state or EwsState()
-    server = serve_in_thread(create_app(state), name="ews-emulator", host=host, port=port, lifespan="off", **uvicorn)
-    url = server.url.replace("http://", "https://") if uvicorn.get("ssl_certfile") else server.url
+    tls: dict[str, Any] = {"ssl_certfile": ssl_certfile, "ssl_keyfile": ssl_keyfile} if ssl_certfile else {}
+    server = serve_in_thread(
+        create_app(state), name="ews-emulator", host=host, port=port, lifespan="off", **tls
+    )
+    url = server.url.replace("http://", "https://") if ssl_certfile else server.url
     return RunningEmulator(url, state, server)
 
 

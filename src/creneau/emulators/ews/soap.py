@@ -65,14 +65,15 @@ def m(name: str) -> str:
     return f"{{{M}}}{name}"
 
 
-def sub(parent: Element, tag: str, text: str | None = None, **attrs: str) -> Element:
+def sub(parent: Element, tag: str, text: str | None = None, **attrs: str | None) -> Element:
+    """A child element; attributes given as None are left out."""
     child = etree.SubElement(parent, tag, {k: v for k, v in attrs.items() if v is not None})
     if text is not None:
         child.text = text
     return child
 
 
-def new(tag: str, text: str | None = None, **attrs: str) -> Element:
+def new(tag: str, text: str | None = None, **attrs: str | None) -> Element:
     element = etree.Element(tag, {k: v for k, v in attrs.items() if v is not None}, nsmap=NSMAP)
     if text is not None:
         element.text = text
@@ -107,7 +108,9 @@ def parse_request(body: bytes) -> tuple[Element | None, Element]:
     body_element = root.find(f"{{{SOAP}}}Body")
     operations = [] if body_element is None else [c for c in body_element if isinstance(c.tag, str)]
     if len(operations) != 1:
-        raise SoapFault("ErrorSchemaValidation", "The request failed schema validation: one operation expected.")
+        raise SoapFault(
+            "ErrorSchemaValidation", "The request failed schema validation: one operation expected."
+        )
     return header, operations[0]
 
 
@@ -140,7 +143,7 @@ def fault_envelope(fault: SoapFault) -> bytes:
     body = sub(root, f"{{{SOAP}}}Body")
     element = sub(body, f"{{{SOAP}}}Fault")
     etree.SubElement(element, "faultcode", nsmap={"a": T}).text = f"a:{fault.code}"
-    sub(element, "faultstring", fault.message).set(f"{{http://www.w3.org/XML/1998/namespace}}lang", "en-US")
+    sub(element, "faultstring", fault.message).set("{http://www.w3.org/XML/1998/namespace}lang", "en-US")
     detail = sub(element, "detail")
     etree.SubElement(detail, f"{{{E}}}ResponseCode", nsmap={"e": E}).text = fault.code
     sub(detail, f"{{{E}}}Message", fault.message)
@@ -173,5 +176,9 @@ def error(operation: str, exc: OperationError) -> Element:
     sub(message, m("DescriptiveLinkKey"), "0")
     if operation in ("SyncFolderItems", "SyncFolderHierarchy"):  # Exchange sends these even in an error
         sub(message, m("SyncState"))
-        sub(message, m("IncludesLastItemInRange" if operation == "SyncFolderItems" else "IncludesLastFolderInRange"), "true")
+        sub(
+            message,
+            m("IncludesLastItemInRange" if operation == "SyncFolderItems" else "IncludesLastFolderInRange"),
+            "true",
+        )
     return message

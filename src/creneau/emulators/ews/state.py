@@ -62,7 +62,9 @@ class EwsState:
         self.mailboxes: dict[str, Mailbox] = {}  # case-folded email → mailbox
         self.folders: dict[str, Folder] = {}
         self.items: dict[str, Item] = {}
-        self.occurrence_index: dict[str, tuple[str, datetime]] = {}  # exception id → (master id, original start)
+        self.occurrence_index: dict[
+            str, tuple[str, datetime]
+        ] = {}  # exception id → (master id, original start)
         self.item_tombstones: dict[str, Tombstone] = {}
         self.folder_tombstones: dict[str, Tombstone] = {}
         self.seq = 0
@@ -71,7 +73,9 @@ class EwsState:
         self.connections: dict[tuple[str, int], Connection] = {}
         self.requests: list[str] = []  # operation names, in order, for tests that count calls
         self.autodiscover_redirects: dict[str, str] = {}  # case-folded email → the address it redirects to
-        self.autodiscover_host_redirects: dict[str, str] = {}  # host name → URL an autodiscover request gets 302 to
+        self.autodiscover_host_redirects: dict[
+            str, str
+        ] = {}  # host name → URL an autodiscover request gets 302 to
 
     # -- mailboxes and folders -------------------------------------------------------------------------------
     def next_seq(self) -> int:
@@ -103,7 +107,9 @@ class EwsState:
             root = self._folder(mailbox, None, "", None, "root")
             by_name = {"root": root}
             for distinguished, name, folder_class, parent in _STANDARD_FOLDERS:
-                by_name[distinguished] = self._folder(mailbox, by_name[parent].id, name, folder_class, distinguished)
+                by_name[distinguished] = self._folder(
+                    mailbox, by_name[parent].id, name, folder_class, distinguished
+                )
             mailbox.root_id, mailbox.msgroot_id = root.id, by_name["msgfolderroot"].id
             mailbox.calendar_id = by_name["calendar"].id
             return mailbox
@@ -137,7 +143,9 @@ class EwsState:
         with self.lock:
             found = self.mailboxes.get(email.casefold())
         if found is None:
-            raise OperationError("ErrorNonExistentMailbox", "The SMTP address has no mailbox associated with it.")
+            raise OperationError(
+                "ErrorNonExistentMailbox", "The SMTP address has no mailbox associated with it."
+            )
         return found
 
     def add_folder(
@@ -188,7 +196,9 @@ class EwsState:
         with self.lock:
             folder = self.folders.get(folder_id)
         if folder is None or folder.mailbox != mailbox.email.casefold():
-            raise OperationError("ErrorFolderNotFound", "The specified folder could not be found in the store.")
+            raise OperationError(
+                "ErrorFolderNotFound", "The specified folder could not be found in the store."
+            )
         return folder
 
     def children(self, folder_id: str, *, deep: bool = False) -> list[Folder]:
@@ -248,7 +258,7 @@ class EwsState:
         self.item_tombstones[f"{item.id}|{item.folder_id}"] = stone
 
     def move_item(self, item_id: str, folder_id: str) -> None:
-        """Move an item (DeleteItem's MoveToDeletedItems): a delete for its old folder, a create in the new."""
+        """Move an item (DeleteItem's MoveToDeletedItems): a delete in its old folder, a create in the new."""
         with self.lock:
             item = self.items[item_id]
             self._bury(item)
@@ -272,10 +282,14 @@ class EwsState:
         duration = item.end - item.start
         rule = recurrence.element_of(item.props.get("Recurrence"))
         if rule is None:
-            return [(1, item.start, item.start, item.end, None)] if item.start < end and item.end > start else []
+            return (
+                [(1, item.start, item.start, item.end, None)] if item.start < end and item.end > start else []
+            )
         out = []
-        # Exchange refuses to move an occurrence past its neighbours, so originals up to end + duration suffice.
-        for index, original in recurrence.original_starts(rule, item.start, item.start_zone, until=end + duration):
+        # Exchange refuses to move an occurrence past its neighbours: originals up to end + duration suffice.
+        for index, original in recurrence.original_starts(
+            rule, item.start, item.start_zone, until=end + duration
+        ):
             if original in item.deleted:
                 continue
             exception = item.exceptions.get(original)
@@ -308,4 +322,3 @@ class EwsState:
 
     def now(self) -> datetime:
         return datetime.now(UTC)
-

@@ -32,7 +32,9 @@ def sync_folder_items(state: EwsState, me: Mailbox, request: Element) -> Element
     try:
         limit = int(text_of(request, "m:MaxChangesReturned", "") or "")
     except ValueError:
-        raise SoapFault("ErrorSchemaValidation", "The request failed schema validation: MaxChangesReturned.") from None
+        raise SoapFault(
+            "ErrorSchemaValidation", "The request failed schema validation: MaxChangesReturned."
+        ) from None
     if not 1 <= limit <= 512:
         raise SoapFault("ErrorSchemaValidation", "The request failed schema validation: MaxChangesReturned.")
     ref = request.find(m("SyncFolderId"))

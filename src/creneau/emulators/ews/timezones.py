@@ -100,7 +100,11 @@ def definition(windows_id: str, *, year: int | None = None) -> Element | None:
         dst_offset = int((daylight.utcoffset() or timedelta()).total_seconds() // 60)
         sub(periods, t("Period"), Bias=_duration(-dst_offset), Name="Daylight", Id=f"{base}-Daylight")
         for wall, _old, new_offset in changes:
-            to = f"{base}-Daylight" if int(new_offset.total_seconds() // 60) == dst_offset else f"{base}-Standard"
+            to = (
+                f"{base}-Daylight"
+                if int(new_offset.total_seconds() // 60) == dst_offset
+                else f"{base}-Standard"
+            )
             month, day, occurrence, minutes = _rule(wall)
             transition = sub(groups, t("RecurringDayTransition"))
             sub(transition, t("To"), to, Kind="Period")
@@ -146,9 +150,13 @@ class LegacyZone:
 
     @staticmethod
     def _moment(change: _Change, year: int) -> datetime:
-        first = datetime(year, change.month, 1)
+        first = datetime(year, change.month, 1)  # noqa: DTZ001 - a wall-clock time of the zone described
         days = calendar.monthrange(year, change.month)[1]
-        candidates = [first + timedelta(days=d) for d in range(days) if (first + timedelta(days=d)).weekday() == change.day]
+        candidates = [
+            first + timedelta(days=d)
+            for d in range(days)
+            if (first + timedelta(days=d)).weekday() == change.day
+        ]
         day = candidates[min(change.occurrence, len(candidates)) - 1]
         return day + timedelta(minutes=change.minutes)
 
