@@ -6,6 +6,7 @@ import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import httpx
 import pytest
 
 from creneau.emulators.ews import RunningEmulator, start
@@ -13,6 +14,8 @@ from creneau.emulators.ews.model import Mailbox
 
 _emails = itertools.count()
 PASSWORD = "Secret1!"
+# one client for the control API and raw SOAP calls (a client per call would load the CA bundle each time)
+HTTP = httpx.Client(timeout=10)
 
 
 @pytest.fixture(scope="module")

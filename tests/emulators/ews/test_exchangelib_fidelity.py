@@ -8,7 +8,6 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 exchangelib = pytest.importorskip("exchangelib")
@@ -37,7 +36,7 @@ from exchangelib.items import SEND_TO_NONE  # type: ignore[import-untyped]  # no
 from exchangelib.recurrence import DailyPattern, NumberedPattern, Recurrence, WeeklyPattern  # type: ignore[import-untyped]  # noqa: E402
 
 from creneau.emulators.ews import RunningEmulator  # noqa: E402
-from tests.emulators.ews.conftest import Box  # noqa: E402
+from tests.emulators.ews.conftest import HTTP, Box  # noqa: E402
 
 PARIS = EWSTimeZone("Europe/Paris")
 
@@ -55,7 +54,7 @@ def connect(
 
 
 def control(emulator: RunningEmulator, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    response = httpx.post(f"{emulator.url}/_emulator/{path}", json=body, timeout=10)
+    response = HTTP.post(f"{emulator.url}/_emulator/{path}", json=body, timeout=10)
     response.raise_for_status()
     result: dict[str, Any] = response.json()
     return result
@@ -143,7 +142,7 @@ def test_sync_hierarchy_reports_folders_added_and_removed(emulator: RunningEmula
     changes = list(calendar.sync_hierarchy())
     assert [(kind, f.name) for kind, f in changes] == [("create", "Lab")]
     assert list(calendar.sync_hierarchy()) == []
-    httpx.delete(f"{emulator.url}/_emulator/folders/{added['id']}", timeout=10).raise_for_status()
+    HTTP.delete(f"{emulator.url}/_emulator/folders/{added['id']}", timeout=10).raise_for_status()
     changes = list(calendar.sync_hierarchy())
     assert [kind for kind, _ in changes] == ["delete"]
     assert changes[0][1].id == added["id"]
@@ -163,7 +162,7 @@ def test_create_read_update_delete_without_invitations(emulator: RunningEmulator
     )
     item.save(send_meeting_invitations=SEND_TO_NONE)
     assert item.id and item.changekey
-    held = httpx.get(f"{emulator.url}/_emulator/state", timeout=10).json()["items"]
+    held = HTTP.get(f"{emulator.url}/_emulator/state", timeout=10).json()["items"]
     mine = [i for i in held if i["id"] == item.id]
     assert mine and mine[0]["invitations"] == "SendToNone" and mine[0]["start"] == "2026-12-07T09:00:00Z"
 
@@ -233,7 +232,7 @@ def test_extended_property_is_kept_and_findable(
     assert [i.subject for i in found] == ["Session 1"]
     assert found[0].booking_uid == "booking-1@creneau"
     assert list(account.calendar.filter(booking_uid="booking-9@creneau")) == []
-    held = httpx.get(f"{emulator.url}/_emulator/state", timeout=10).json()["items"]
+    held = HTTP.get(f"{emulator.url}/_emulator/state", timeout=10).json()["items"]
     assert sorted(
         e["value"] for i in held for e in i["extended"] if i["folder_id"] == box.mailbox.calendar_id
     ) == [
@@ -295,7 +294,7 @@ def test_sync_items_is_incremental(emulator: RunningEmulator, box: Box) -> None:
         f"events/{seeded[0]}",
         {"event": {"subject": "S0 renamed", "start": "2026-12-15T00:00:00Z", "end": "2026-12-15T01:00:00Z"}},
     )
-    httpx.delete(f"{emulator.url}/_emulator/events/{seeded[1]}", timeout=10).raise_for_status()
+    HTTP.delete(f"{emulator.url}/_emulator/events/{seeded[1]}", timeout=10).raise_for_status()
     changes = list(calendar.sync_items())
     kinds = {kind: item for kind, item in changes}
     assert sorted(kinds) == ["delete", "update"]

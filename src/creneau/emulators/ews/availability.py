@@ -1,8 +1,8 @@
 """GetUserAvailability (free/busy of mailboxes' default calendars: merged string and calendar events) and
 GetServerTimeZones.
 
-As in Exchange, availability reads only a mailbox's default Calendar folder, leaves out Free and cancelled
-items, and writes times as local wall-clock times of the request's ``t:TimeZone``."""
+As in Exchange, availability reads only a mailbox's default Calendar folder, leaves out Free, cancelled and
+declined items, and writes times as local wall-clock times of the request's ``t:TimeZone``."""
 
 from __future__ import annotations
 
@@ -45,8 +45,9 @@ def _status(master: Item, exception: Occurrence | None) -> tuple[str, bool]:
             return (exception.props[name].text or default).strip()
         return master.text(name, default) or default
 
-    cancelled = read("IsCancelled", "false").lower() == "true"
-    return read("LegacyFreeBusyStatus", "Busy"), cancelled
+    # a cancelled meeting, or one the owner declined, no longer blocks time
+    gone = read("IsCancelled", "false").lower() == "true" or read("MyResponseType", "Organizer") == "Decline"
+    return read("LegacyFreeBusyStatus", "Busy"), gone
 
 
 def _events(

@@ -4,7 +4,9 @@ exceptions) and ConvertId (which clients call to learn the server version)."""
 from __future__ import annotations
 
 import copy
+import functools
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -199,7 +201,7 @@ def find_item(state: EwsState, me: Mailbox, request: Element) -> Element:
         try:
             folder = folder_ref(state, me, ref)
             with state.lock:
-                rendered = _find_in(state, folder, wanted, restriction, view)
+                found = _find_in(state, folder, wanted, restriction, view)
         except OperationError as exc:
             messages.append(error("FindItem", exc))
             continue
@@ -210,9 +212,7 @@ def find_item(state: EwsState, me: Mailbox, request: Element) -> Element:
             offset = int(paging.get("Offset") or "0")
         elif view is not None and view.get("MaxEntriesReturned"):
             limit = int(view.get("MaxEntriesReturned") or "1000")
-            if (
-                len(rendered) > limit
-            ):  # Exchange refuses a calendar view larger than asked, rather than paging
+            if len(found) > limit:  # Exchange refuses a calendar view larger than asked, rather than paging
                 messages.append(
                     error(
                         "FindItem",
@@ -223,44 +223,51 @@ def find_item(state: EwsState, me: Mailbox, request: Element) -> Element:
                     )
                 )
                 continue
-        page = rendered[offset : offset + limit]
+        page = found[offset : offset + limit]
         message = success("FindItem")
-        last = offset + len(page) >= len(rendered)
+        last = offset + len(page) >= len(found)
         root = sub(
             message,
             m("RootFolder"),
             IndexedPagingOffset=str(offset + len(page)) if not last or paging is not None else None,
-            TotalItemsInView=str(len(rendered)),
+            TotalItemsInView=str(len(found)),
             IncludesLastItemInRange="true" if last else "false",
         )
         container = sub(root, t("Items"))
-        for element in page:
-            container.append(element)
+        with state.lock:
+            for render_one in page:
+                container.append(render_one())
         messages.append(message)
     return response("FindItem", messages)
 
 
 def _find_in(
     state: EwsState, folder: Folder, wanted: Shape, restriction: Element | None, view: Element | None
-) -> list[Element]:
+) -> list[Callable[[], Element]]:
+    """What a FindItem finds, in order, each rendered only if it is on the page sent."""
     found = state.items_in(folder.id)
     if restriction is not None:
         found = [i for i in found if matches(i, restriction)]
     if view is None:
         found.sort(key=lambda i: (i.start, i.created_seq))
-        return [item_element(state, i, wanted) for i in found]
-    start = parse_time(view.get("StartDate") or "")
-    end = parse_time(view.get("EndDate") or "")
-    expanded = []
+        return [functools.partial(item_element, state, i, wanted) for i in found]
+    try:
+        start = parse_time(view.get("StartDate") or "")
+        end = parse_time(view.get("EndDate") or "")
+    except ValueError:
+        raise OperationError("ErrorInvalidRequest", "The CalendarView dates are invalid.") from None
+    expanded: list[tuple[datetime, int, Callable[[], Element]]] = []
     for item in found:
         for index, original, begin, _finish, exception in state.instances(item, start, end):
             if item.is_recurring:
-                element = occurrence_element(state, item, index, original, exception, wanted)
+                render_one = functools.partial(
+                    occurrence_element, state, item, index, original, exception, wanted
+                )
             else:
-                element = item_element(state, item, wanted)
-            expanded.append((begin, item.created_seq, element))
+                render_one = functools.partial(item_element, state, item, wanted)
+            expanded.append((begin, item.created_seq, render_one))
     expanded.sort(key=lambda entry: (entry[0], entry[1]))
-    return [element for _, _, element in expanded]
+    return [render_one for _, _, render_one in expanded]
 
 
 def convert_id(state: EwsState, me: Mailbox, request: Element) -> Element:

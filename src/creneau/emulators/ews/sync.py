@@ -8,7 +8,7 @@ and a state as valid as the one sent. Exceptions of a series are not items of th
 from __future__ import annotations
 
 from creneau.emulators.ews.folders import decode_state, encode_state
-from creneau.emulators.ews.model import Mailbox
+from creneau.emulators.ews.model import Item, Mailbox
 from creneau.emulators.ews.render import item_element
 from creneau.emulators.ews.shapes import folder_ref, shape
 from creneau.emulators.ews.soap import (
@@ -48,29 +48,36 @@ def sync_folder_items(state: EwsState, me: Mailbox, request: Element) -> Element
                     "ErrorInvalidSyncStateData", "Synchronization state data is corrupt or otherwise invalid."
                 )
             since = decode_state(state, text_of(request, "m:SyncState"), "items", folder.id)
-            changes: list[tuple[int, Element]] = []
-            for item in state.items_in(folder.id):
-                if item.modified_seq > since:
-                    change = new(t("Create" if item.created_seq > since else "Update"))
-                    changes.append((item.modified_seq, change))
-                    change.append(item_element(state, item, wanted))
+            # (sequence, item or None, id of a deleted item); rendered only for the page sent
+            changes: list[tuple[int, Item | None, str]] = [
+                (item.modified_seq, item, item.id)
+                for item in state.items_in(folder.id)
+                if item.modified_seq > since
+            ]
             for stone in state.item_tombstones.values():
                 if stone.parent_id == folder.id and stone.deleted_seq > since and stone.created_seq <= since:
                     if stone.id in state.items and state.items[stone.id].folder_id == folder.id:
                         continue  # moved out and back: its Create/Update says all
-                    change = new(t("Delete"))
-                    sub(change, t("ItemId"), Id=stone.id)
-                    changes.append((stone.deleted_seq, change))
+                    changes.append((stone.deleted_seq, None, stone.id))
             changes.sort(key=lambda c: c[0])
             page, rest = changes[:limit], changes[limit:]
             point = page[-1][0] if rest else state.seq
             new_state = encode_state("items", folder.id, point, state.sync_epoch)
+            rendered = []
+            for _, item, item_id in page:
+                if item is None:
+                    change = new(t("Delete"))
+                    sub(change, t("ItemId"), Id=item_id)
+                else:
+                    change = new(t("Create" if item.created_seq > since else "Update"))
+                    change.append(item_element(state, item, wanted))
+                rendered.append(change)
     except OperationError as exc:
         return response("SyncFolderItems", [error("SyncFolderItems", exc)])
     message = success("SyncFolderItems")
     sub(message, m("SyncState"), new_state)
     sub(message, m("IncludesLastItemInRange"), "false" if rest else "true")
     container = sub(message, m("Changes"))
-    for _, change in page:
+    for change in rendered:
         container.append(change)
     return response("SyncFolderItems", [message])
