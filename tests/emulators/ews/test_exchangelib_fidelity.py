@@ -470,3 +470,58 @@ def test_folder_class_is_a_calendar_folder(emulator: RunningEmulator, box: Box) 
     assert (
         isinstance(account.calendar, Folder.__mro__[1]) or account.calendar.folder_class == "IPF.Appointment"
     )
+
+
+def test_series_changed_by_another_client_syncs_as_an_update_of_its_master(
+    emulator: RunningEmulator, box: Box
+) -> None:
+    account = connect(emulator, box)
+    series = control(
+        emulator,
+        "events",
+        {
+            "folder_id": box.mailbox.calendar_id,
+            "event": {
+                "subject": "Reading group",
+                "start": "2026-12-01T16:00:00+01:00",
+                "end": "2026-12-01T17:00:00+01:00",
+                "time_zone": "Romance Standard Time",
+                "recurrence": {"pattern": "daily", "interval": 2, "count": 5},
+            },
+        },
+    )
+    calendar = account.calendar
+    assert [(kind, i.type) for kind, i in calendar.sync_items()] == [("create", "RecurringMaster")]
+    control(
+        emulator,
+        f"events/{series['id']}/occurrences",
+        {"original_start": "2026-12-03T15:00:00Z", "delete": True},
+    )
+    control(
+        emulator,
+        f"events/{series['id']}/occurrences",
+        {
+            "original_start": "2026-12-05T15:00:00Z",
+            "event": {
+                "start": "2026-12-05T18:00:00+01:00",
+                "end": "2026-12-05T19:00:00+01:00",
+                "free_busy": "OOF",
+            },
+        },
+    )
+    changes = list(calendar.sync_items())
+    assert [(kind, i.id) for kind, i in changes] == [("update", series["id"])]
+    master = calendar.get(id=series["id"])
+    assert [d.start for d in master.deleted_occurrences] == [at(3, 16)]
+    assert [(o.original_start, o.start) for o in master.modified_occurrences] == [(at(5, 16), at(5, 18))]
+    views = list(
+        account.protocol.get_free_busy_info(
+            accounts=[(account, "Organizer", False)], start=at(1, 0), end=at(10, 0), requested_view="FreeBusy"
+        )
+    )
+    assert [(e.start, e.busy_type) for e in views[0].calendar_events] == [
+        (at(1, 16), "Busy"),
+        (at(5, 18), "OOF"),
+        (at(7, 16), "Busy"),
+        (at(9, 16), "Busy"),
+    ]
