@@ -33,12 +33,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from creneau.emulators.ews.items import new_item, new_props
 from creneau.emulators.ews.model import Item, Occurrence, format_time, parse_time
 from creneau.emulators.ews.render import occurrence_id
 from creneau.emulators.ews.seed import event_element
 from creneau.emulators.ews.soap import OperationError, local
 from creneau.emulators.ews.state import EwsState
+from creneau.emulators.ews.writes import new_item, new_props
 
 
 def _state(request: Request) -> EwsState:

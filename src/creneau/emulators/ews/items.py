@@ -1,14 +1,13 @@
-"""GetItem, FindItem, CreateItem, UpdateItem, DeleteItem (calendar items, their occurrences and
-exceptions) and ConvertId (which clients call to learn the server version)."""
+"""GetItem, FindItem (calendar items, their occurrences and exceptions), ConvertId (which clients call to
+learn the server version), and how an item id resolves to a series, an item or one occurrence. Writes are in
+``writes``."""
 
 from __future__ import annotations
 
-import copy
 import functools
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from creneau.emulators.ews import recurrence
 from creneau.emulators.ews.model import (
@@ -16,77 +15,22 @@ from creneau.emulators.ews.model import (
     Item,
     Mailbox,
     Occurrence,
-    ext_key,
-    new_change_key,
-    new_id,
     parse_time,
-    zone_of,
 )
-from creneau.emulators.ews.render import item_element, occurrence_element, occurrence_id, parse_occurrence_id
+from creneau.emulators.ews.render import item_element, occurrence_element, parse_occurrence_id
 from creneau.emulators.ews.restriction import matches
-from creneau.emulators.ews.shapes import ItemRef, Shape, field_name, folder_ref, folder_refs, item_ref, shape
+from creneau.emulators.ews.shapes import ItemRef, Shape, folder_ref, folder_refs, item_ref, shape
 from creneau.emulators.ews.soap import (
     Element,
     OperationError,
     error,
-    local,
     m,
-    new,
     response,
     sub,
     success,
     t,
 )
 from creneau.emulators.ews.state import EwsState
-
-# Properties Exchange computes: a client cannot set them (they are ignored on create, refused on update).
-READ_ONLY = frozenset(
-    [
-        "ItemId",
-        "ParentFolderId",
-        "DateTimeCreated",
-        "LastModifiedTime",
-        "LastModifiedName",
-        "CalendarItemType",
-        "IsRecurring",
-        "FirstOccurrence",
-        "LastOccurrence",
-        "ModifiedOccurrences",
-        "DeletedOccurrences",
-        "Organizer",
-        "MyResponseType",
-        "OriginalStart",
-        "Duration",
-        "EffectiveRights",
-        "DateTimeReceived",
-        "Size",
-        "HasAttachments",
-        "IsCancelled",
-    ]
-)
-
-# xs:boolean properties: clients may write 0/1, Exchange answers true/false
-BOOLEANS = frozenset(
-    [
-        "IsAllDayEvent",
-        "ReminderIsSet",
-        "IsResponseRequested",
-        "AllowNewTimeProposal",
-        "IsOnlineMeeting",
-        "IsDraft",
-        "IsCancelled",
-        "IsMeeting",
-        "IsReadReceiptRequested",
-        "IsDeliveryReceiptRequested",
-    ]
-)
-
-
-def _normalised(element: Element) -> Element:
-    copied = copy.deepcopy(element)
-    if local(copied) in BOOLEANS and copied.text is not None:
-        copied.text = "true" if copied.text.strip().lower() in ("1", "true") else "false"
-    return copied
 
 
 @dataclass
@@ -169,7 +113,7 @@ def render(state: EwsState, target: Target, wanted_shape: Shape) -> Element:
     )
 
 
-def _ids(element: Element | None) -> list[Element]:
+def children_of(element: Element | None) -> list[Element]:
     return [] if element is None else [c for c in element if isinstance(c.tag, str)]
 
 
@@ -177,7 +121,7 @@ def _ids(element: Element | None) -> list[Element]:
 def get_item(state: EwsState, me: Mailbox, request: Element) -> Element:
     wanted = shape(request.find(m("ItemShape")))
     messages = []
-    for element in _ids(request.find(m("ItemIds"))):
+    for element in children_of(request.find(m("ItemIds"))):
         try:
             target = resolve(state, me, item_ref(element))
             with state.lock:
@@ -272,7 +216,7 @@ def _find_in(
 
 def convert_id(state: EwsState, me: Mailbox, request: Element) -> Element:
     messages = []
-    for source in _ids(request.find(m("SourceIds"))):
+    for source in children_of(request.find(m("SourceIds"))):
         if source.get("Id") in state.items:
             message = success("ConvertId")
             converted = sub(message, m("AlternateId"))
@@ -283,207 +227,3 @@ def convert_id(state: EwsState, me: Mailbox, request: Element) -> Element:
         else:
             messages.append(error("ConvertId", OperationError("ErrorInvalidIdMalformed", "Id is malformed.")))
     return response("ConvertId", messages)
-
-
-# -- writes --------------------------------------------------------------------------------------------------
-def _writable(folder: Folder) -> None:
-    if folder.read_only:
-        raise OperationError("ErrorAccessDenied", "Access is denied. Check credentials and try again.")
-
-
-def _check_times(props: dict[str, Element]) -> None:
-    try:
-        tz = zone_of(props.get("StartTimeZone")) or zone_of(props.get("MeetingTimeZone")) or UTC
-        start = parse_time(props["Start"].text or "", tz) if "Start" in props else None
-        end = (
-            parse_time(props["End"].text or "", zone_of(props.get("EndTimeZone")) or tz)
-            if "End" in props
-            else None
-        )
-    except ValueError:
-        raise OperationError("ErrorInvalidValueForProperty", "The value is invalid for property.") from None
-    if start is not None and end is not None and end < start:
-        raise OperationError(
-            "ErrorCalendarEndDateIsEarlierThanStartDate", "The EndDate is earlier than the StartDate."
-        )
-    rule = recurrence.element_of(props.get("Recurrence"))
-    if rule is not None:
-        recurrence.validate(rule)
-
-
-def new_props(element: Element, *, trusted: bool = False) -> tuple[dict[str, Element], list[Element]]:
-    """The stored properties of a ``t:CalendarItem`` a client sent (``trusted``: the control API, which may
-    also set what Exchange computes for items it received, e.g. ``IsCancelled`` or ``MyResponseType``)."""
-    props: dict[str, Element] = {}
-    extended: list[Element] = []
-    for child in element:
-        if not isinstance(child.tag, str):
-            continue
-        name = local(child)
-        if name == "ExtendedProperty":
-            extended = [e for e in extended if ext_key(e) != ext_key(child)] + [copy.deepcopy(child)]
-        elif trusted or name not in READ_ONLY:
-            props[name] = _normalised(child)
-    return props, extended
-
-
-def new_item(me: Mailbox, folder: Folder, props: dict[str, Element], extended: list[Element]) -> Item:
-    if "UID" not in props:  # Exchange's own UID shape (a Global Object ID in hex)
-        props["UID"] = new(t("UID"), "040000008200E00074C5B7101A82E00800000000" + uuid.uuid4().hex.upper())
-    return Item(id=new_id(), mailbox=me.email.casefold(), folder_id=folder.id, props=props, extended=extended)
-
-
-def create_item(state: EwsState, me: Mailbox, request: Element) -> Element:
-    saved = request.find(m("SavedItemFolderId"))
-    messages = []
-    for element in _ids(request.find(m("Items"))):
-        try:
-            with state.lock:
-                folder = (
-                    folder_ref(state, me, _ids(saved)[0])
-                    if saved is not None and len(saved)
-                    else state.folder(me, me.calendar_id)
-                )
-                _writable(folder)
-                if local(element) != "CalendarItem" or folder.folder_class != "IPF.Appointment":
-                    raise OperationError(
-                        "ErrorObjectTypeChanged", "Object cannot be saved because its type has changed."
-                    )
-                props, extended = new_props(element)
-                if "Start" not in props or "End" not in props:
-                    raise OperationError("ErrorInvalidRequest", "A calendar item needs a Start and an End.")
-                _check_times(props)
-                item = new_item(me, folder, props, extended)
-                item.invitations = request.get("SendMeetingInvitations", "")
-                state.store_item(item)
-        except OperationError as exc:
-            messages.append(error("CreateItem", exc))
-            continue
-        message = success("CreateItem")
-        created = sub(sub(message, m("Items")), t("CalendarItem"))
-        sub(created, t("ItemId"), Id=item.id, ChangeKey=item.change_key)
-        messages.append(message)
-    return response("CreateItem", messages)
-
-
-def _apply(target: Target, updates: Element) -> None:
-    """Apply SetItemField/AppendToItemField/DeleteItemField to a series, single item, or occurrence."""
-    exception = target.exception
-    if target.original is not None and exception is None:
-        exception = Occurrence(
-            id=occurrence_id(target.item.id, target.index or 0), original_start=target.original, props={}
-        )
-    props = dict(exception.props if exception is not None else target.item.props)
-    extended = list(target.item.extended)
-    for change in updates:
-        if not isinstance(change.tag, str):
-            continue
-        kind = local(change)
-        path = next((c for c in change if isinstance(c.tag, str)), None)
-        if path is None:
-            raise OperationError("ErrorInvalidRequest", "An update names no property.")
-        if local(path) == "ExtendedFieldURI":
-            key = ext_key(path)
-            extended = [e for e in extended if ext_key(e) != key]
-            if kind in ("SetItemField", "AppendToItemField"):
-                values = [e for e in change.iter(t("ExtendedProperty"))]
-                extended.extend(copy.deepcopy(v) for v in values[:1])
-            continue
-        name = field_name(path.get("FieldURI") or "")
-        if name in READ_ONLY or (exception is not None and name == "Recurrence"):
-            raise OperationError("ErrorInvalidPropertySet", f"The property {name} cannot be set.")
-        if kind == "DeleteItemField":
-            props.pop(name, None)
-            continue
-        holder = next((c for c in change if isinstance(c.tag, str) and c is not path), None)
-        value = holder.find(t(name)) if holder is not None else None
-        if value is None:
-            raise OperationError(
-                "ErrorIncorrectUpdatePropertyCount",
-                "An object within a change description must contain one and only one property to modify.",
-            )
-        props[name] = _normalised(value)
-    if exception is not None:
-        merged = dict(target.item.props)
-        merged.update(props)
-        _check_times(
-            {k: v for k, v in merged.items() if k in ("Start", "End", "StartTimeZone", "EndTimeZone")}
-        )
-        exception.props = props
-    else:
-        _check_times(props)
-        target.item.props = props
-        target.item.extended = extended
-    if exception is not None:
-        target.item.extended = extended
-    if exception is not None and target.original is not None:
-        target.item.exceptions[target.original] = exception
-
-
-def update_item(state: EwsState, me: Mailbox, request: Element) -> Element:
-    overwrite = request.get("ConflictResolution", "AutoResolve") == "AlwaysOverwrite"
-    messages = []
-    for change in _ids(request.find(m("ItemChanges"))):
-        try:
-            ids = [c for c in change if isinstance(c.tag, str) and local(c) != "Updates"]
-            if not ids:
-                raise OperationError("ErrorInvalidIdMalformed", "Id is malformed.")
-            ref = item_ref(ids[0])
-            with state.lock:
-                target = resolve(state, me, ref)
-                _writable(state.folders[target.item.folder_id])
-                if ref.change_key and ref.change_key != target.change_key and not overwrite:
-                    raise OperationError(
-                        "ErrorIrresolvableConflict",
-                        "The send or update operation could not be performed because the change key passed "
-                        "in the request does not match the current change key for the item.",
-                    )
-                updates = change.find(t("Updates"))
-                had = target.exception
-                _apply(target, updates if updates is not None else new(t("Updates")))
-                exception = target.exception
-                if exception is not None:
-                    if had is None:
-                        state.register_exception(target.item, exception)
-                    exception.change_key = new_change_key()
-                target.item.touch(state.next_seq())
-                ident = (
-                    (exception.id, exception.change_key)
-                    if exception is not None
-                    else (target.item.id, target.item.change_key)
-                )
-        except OperationError as exc:
-            messages.append(error("UpdateItem", exc))
-            continue
-        message = success("UpdateItem")
-        updated = sub(sub(message, m("Items")), t("CalendarItem"))
-        sub(updated, t("ItemId"), Id=ident[0], ChangeKey=ident[1])
-        sub(sub(message, m("ConflictResults")), t("Count"), "0")
-        messages.append(message)
-    return response("UpdateItem", messages)
-
-
-def delete_item(state: EwsState, me: Mailbox, request: Element) -> Element:
-    move = request.get("DeleteType", "MoveToDeletedItems") == "MoveToDeletedItems"
-    messages = []
-    for element in _ids(request.find(m("ItemIds"))):
-        try:
-            ref = item_ref(element)
-            with state.lock:
-                target = resolve(state, me, ref)
-                _writable(state.folders[target.item.folder_id])
-                if target.original is not None:
-                    exception = target.item.exceptions.pop(target.original, None)
-                    if exception is not None:
-                        state.occurrence_index.pop(exception.id, None)
-                    target.item.deleted.add(target.original)
-                    target.item.touch(state.next_seq())
-                elif move:
-                    state.move_item(target.item.id, state.distinguished(me, "deleteditems").id)
-                else:
-                    state.delete_item(target.item.id)
-        except OperationError as exc:
-            messages.append(error("DeleteItem", exc))
-            continue
-        messages.append(success("DeleteItem"))
-    return response("DeleteItem", messages)

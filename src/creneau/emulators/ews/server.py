@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from creneau.emulators.ews import autodiscover, availability, control, folders, items, sync
+from creneau.emulators.ews import autodiscover, availability, control, folders, items, sync, writes
 from creneau.emulators.ews.auth import Denied, authenticate
 from creneau.emulators.ews.model import Mailbox
 from creneau.emulators.ews.soap import (
@@ -41,9 +41,9 @@ OPERATIONS: dict[str, Operation] = {
     "SyncFolderItems": sync.sync_folder_items,
     "GetItem": items.get_item,
     "FindItem": items.find_item,
-    "CreateItem": items.create_item,
-    "UpdateItem": items.update_item,
-    "DeleteItem": items.delete_item,
+    "CreateItem": writes.create_item,
+    "UpdateItem": writes.update_item,
+    "DeleteItem": writes.delete_item,
     "GetUserAvailabilityRequest": availability.get_user_availability,
     "GetServerTimeZones": availability.get_server_time_zones,
 }
