@@ -267,3 +267,67 @@ def test_basic_credentials_are_not_echoed(emulator: RunningEmulator, box: Box) -
         timeout=10,
     )
     assert box.password not in response.text
+
+
+MALFORMED = [
+    "<m:FindItem Traversal='Shallow'><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape>"
+    "<m:IndexedPageItemView MaxEntriesReturned='many' Offset='0' BasePoint='Beginning'/>"
+    "<m:ParentFolderIds><t:DistinguishedFolderId Id='calendar'/></m:ParentFolderIds></m:FindItem>",
+    "<m:FindItem Traversal='Shallow'><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape>"
+    "<m:CalendarView StartDate='soon' EndDate='later'/>"
+    "<m:ParentFolderIds><t:DistinguishedFolderId Id='calendar'/></m:ParentFolderIds></m:FindItem>",
+    "<m:FindFolder Traversal='Deep'><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape>"
+    "<m:IndexedPageFolderView MaxEntriesReturned='x'/>"
+    "<m:ParentFolderIds><t:DistinguishedFolderId Id='msgfolderroot'/></m:ParentFolderIds></m:FindFolder>",
+    "<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape><m:ItemIds><t:ItemId/></m:ItemIds></m:GetItem>",
+    "<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape>"
+    "<m:ItemIds><t:OccurrenceItemId RecurringMasterId='x' InstanceIndex='first'/></m:ItemIds></m:GetItem>",
+    "<m:CreateItem SendMeetingInvitations='SendToNone'><m:Items><t:CalendarItem><t:Subject>x</t:Subject>"
+    "<t:Start>nope</t:Start><t:End>nope</t:End></t:CalendarItem></m:Items></m:CreateItem>",
+    "<m:CreateItem SendMeetingInvitations='SendToNone'><m:Items><t:CalendarItem><t:Start>2026-12-01T10:00:00Z</t:Start>"
+    "<t:End>2026-12-01T09:00:00Z</t:End></t:CalendarItem></m:Items></m:CreateItem>",
+    "<m:CreateItem SendMeetingInvitations='SendToNone'><m:Items><t:CalendarItem><t:Start>2026-12-01T10:00:00Z</t:Start>"
+    "<t:End>2026-12-01T11:00:00Z</t:End><t:Recurrence><t:WeeklyRecurrence><t:Interval>0</t:Interval>"
+    "<t:DaysOfWeek>Funday</t:DaysOfWeek></t:WeeklyRecurrence><t:NoEndRecurrence><t:StartDate>2026-12-01</t:StartDate>"
+    "</t:NoEndRecurrence></t:Recurrence></t:CalendarItem></m:Items></m:CreateItem>",
+    "<m:UpdateItem ConflictResolution='AlwaysOverwrite'><m:ItemChanges><t:ItemChange><t:ItemId Id='nope'/>"
+    "</t:ItemChange></m:ItemChanges></m:UpdateItem>",
+    "<m:DeleteItem DeleteType='HardDelete'><m:ItemIds><t:ItemId Id='AAMk'/></m:ItemIds></m:DeleteItem>",
+    "<m:SyncFolderItems><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape>"
+    "<m:MaxChangesReturned>10</m:MaxChangesReturned></m:SyncFolderItems>",
+    "<m:SyncFolderItems><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape><m:SyncFolderId>"
+    "<t:DistinguishedFolderId Id='calendar'/></m:SyncFolderId><m:MaxChangesReturned>ten</m:MaxChangesReturned>"
+    "</m:SyncFolderItems>",
+    "<m:GetUserAvailabilityRequest><t:TimeZone><t:Bias>x</t:Bias></t:TimeZone><m:MailboxDataArray/>"
+    "<t:FreeBusyViewOptions><t:TimeWindow><t:StartTime>then</t:StartTime><t:EndTime>now</t:EndTime></t:TimeWindow>"
+    "</t:FreeBusyViewOptions></m:GetUserAvailabilityRequest>",
+    "<m:GetServerTimeZones><m:Ids><t:Id>Mars Standard Time</t:Id></m:Ids></m:GetServerTimeZones>",
+    "<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape>"
+    "<m:FolderIds><t:DistinguishedFolderId Id='nowhere'/></m:FolderIds></m:GetFolder>",
+    "<m:Frobnicate/>",
+]
+
+
+@pytest.mark.parametrize("body", MALFORMED)
+def test_a_request_it_cannot_serve_gets_an_ews_error_never_a_crash(
+    emulator: RunningEmulator, box: Box, body: str
+) -> None:
+    response = call(emulator, box, body)
+    root = xml(response)  # always SOAP, never a bare "Internal Server Error"
+    if response.status_code == 500:
+        assert root.findtext(".//e:ResponseCode", namespaces=NS)
+    else:
+        assert response.status_code == 200
+        classes = {e.get("ResponseClass") for e in root.iter() if e.get("ResponseClass")}
+        assert classes == {"Error"}
+
+
+def test_not_xml_is_a_schema_fault(emulator: RunningEmulator, box: Box) -> None:
+    response = HTTP.post(emulator.ews_url, content=b"<<<", auth=(box.logon, box.password))
+    assert response.status_code == 500
+    assert xml(response).findtext(".//e:ResponseCode", namespaces=NS) == "ErrorSchemaValidation"
+
+
+def test_control_api_refuses_a_body_that_is_not_json(emulator: RunningEmulator) -> None:
+    response = HTTP.post(f"{emulator.url}/_emulator/mailboxes", content=b"{not json")
+    assert response.status_code == 400

@@ -26,6 +26,7 @@ emulator listens on 127.0.0.1 only). Each call maps to one :class:`EwsState` cha
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -39,6 +40,8 @@ from creneau.emulators.ews.seed import event_element
 from creneau.emulators.ews.soap import OperationError, local
 from creneau.emulators.ews.state import EwsState
 from creneau.emulators.ews.writes import new_item, new_props
+
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def _state(request: Request) -> EwsState:
@@ -54,7 +57,7 @@ async def _body(request: Request) -> dict[str, Any]:
 
 
 def _bad(exc: Exception) -> Response:
-    return JSONResponse({"error": str(exc)}, status_code=400)
+    return JSONResponse({"error": f"{type(exc).__name__}: {exc}"}, status_code=400)
 
 
 async def mailboxes(request: Request) -> Response:
@@ -285,18 +288,30 @@ async def requests(request: Request) -> Response:
     return JSONResponse({"operations": answered})
 
 
+def _guarded(endpoint: Endpoint) -> Endpoint:
+    """Bad input (not JSON, a missing or unreadable field) answers 400 with the reason, never a 500."""
+
+    async def guarded(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        except (ValueError, KeyError, TypeError) as exc:
+            return _bad(exc)
+
+    return guarded
+
+
 ROUTES = [
-    Route("/_emulator/mailboxes", mailboxes, methods=["POST"]),
-    Route("/_emulator/password", password, methods=["POST"]),
-    Route("/_emulator/auth", auth, methods=["POST"]),
-    Route("/_emulator/folders", folders, methods=["POST"]),
-    Route("/_emulator/folders/{fid:path}", folder, methods=["POST", "DELETE"]),
-    Route("/_emulator/events", events, methods=["POST"]),
-    Route("/_emulator/events/{eid:path}/occurrences", occurrences, methods=["POST"]),
-    Route("/_emulator/events/{eid:path}", event, methods=["POST", "DELETE"]),
-    Route("/_emulator/invalidate-sync", invalidate_sync, methods=["POST"]),
-    Route("/_emulator/faults", faults, methods=["POST"]),
-    Route("/_emulator/autodiscover", autodiscover, methods=["POST"]),
-    Route("/_emulator/state", show, methods=["GET"]),
-    Route("/_emulator/requests", requests, methods=["GET"]),
+    Route("/_emulator/mailboxes", _guarded(mailboxes), methods=["POST"]),
+    Route("/_emulator/password", _guarded(password), methods=["POST"]),
+    Route("/_emulator/auth", _guarded(auth), methods=["POST"]),
+    Route("/_emulator/folders", _guarded(folders), methods=["POST"]),
+    Route("/_emulator/folders/{fid:path}", _guarded(folder), methods=["POST", "DELETE"]),
+    Route("/_emulator/events", _guarded(events), methods=["POST"]),
+    Route("/_emulator/events/{eid:path}/occurrences", _guarded(occurrences), methods=["POST"]),
+    Route("/_emulator/events/{eid:path}", _guarded(event), methods=["POST", "DELETE"]),
+    Route("/_emulator/invalidate-sync", _guarded(invalidate_sync), methods=["POST"]),
+    Route("/_emulator/faults", _guarded(faults), methods=["POST"]),
+    Route("/_emulator/autodiscover", _guarded(autodiscover), methods=["POST"]),
+    Route("/_emulator/state", _guarded(show), methods=["GET"]),
+    Route("/_emulator/requests", _guarded(requests), methods=["GET"]),
 ]

@@ -91,7 +91,10 @@ async def ews(request: Request) -> Response:
                 "ErrorSchemaValidation",
                 f"The request failed schema validation: {local(operation)} is not an operation here.",
             )
-        payload = handler(state, who, operation)
+        try:
+            payload = handler(state, who, operation)
+        except ValueError as exc:  # a number or time that does not parse: what a schema check refuses
+            raise SoapFault("ErrorSchemaValidation", f"The request failed schema validation: {exc}") from None
     except SoapFault as exc:
         return Response(fault_envelope(exc), status_code=500, media_type=_XML)
     return Response(envelope(payload), media_type=_XML)
