@@ -284,10 +284,10 @@ MALFORMED = [
     "<m:ItemIds><t:OccurrenceItemId RecurringMasterId='x' InstanceIndex='first'/></m:ItemIds></m:GetItem>",
     "<m:CreateItem SendMeetingInvitations='SendToNone'><m:Items><t:CalendarItem><t:Subject>x</t:Subject>"
     "<t:Start>nope</t:Start><t:End>nope</t:End></t:CalendarItem></m:Items></m:CreateItem>",
-    "<m:CreateItem SendMeetingInvitations='SendToNone'><m:Items><t:CalendarItem><t:Start>2026-12-01T10:00:00Z</t:Start>"
-    "<t:End>2026-12-01T09:00:00Z</t:End></t:CalendarItem></m:Items></m:CreateItem>",
-    "<m:CreateItem SendMeetingInvitations='SendToNone'><m:Items><t:CalendarItem><t:Start>2026-12-01T10:00:00Z</t:Start>"
-    "<t:End>2026-12-01T11:00:00Z</t:End><t:Recurrence><t:WeeklyRecurrence><t:Interval>0</t:Interval>"
+    "<m:CreateItem SendMeetingInvitations='SendToNone'><m:Items><t:CalendarItem>"
+    "<t:Start>2026-12-01T10:00:00Z</t:Start><t:End>2026-12-01T09:00:00Z</t:End></t:CalendarItem></m:Items></m:CreateItem>",
+    "<m:CreateItem SendMeetingInvitations='SendToNone'><m:Items><t:CalendarItem>"
+    "<t:Start>2026-12-01T10:00:00Z</t:Start><t:End>2026-12-01T11:00:00Z</t:End><t:Recurrence><t:WeeklyRecurrence><t:Interval>0</t:Interval>"
     "<t:DaysOfWeek>Funday</t:DaysOfWeek></t:WeeklyRecurrence><t:NoEndRecurrence><t:StartDate>2026-12-01</t:StartDate>"
     "</t:NoEndRecurrence></t:Recurrence></t:CalendarItem></m:Items></m:CreateItem>",
     "<m:UpdateItem ConflictResolution='AlwaysOverwrite'><m:ItemChanges><t:ItemChange><t:ItemId Id='nope'/>"
@@ -296,8 +296,8 @@ MALFORMED = [
     "<m:SyncFolderItems><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape>"
     "<m:MaxChangesReturned>10</m:MaxChangesReturned></m:SyncFolderItems>",
     "<m:SyncFolderItems><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape><m:SyncFolderId>"
-    "<t:DistinguishedFolderId Id='calendar'/></m:SyncFolderId><m:MaxChangesReturned>ten</m:MaxChangesReturned>"
-    "</m:SyncFolderItems>",
+    "<t:DistinguishedFolderId Id='calendar'/></m:SyncFolderId>"
+    "<m:MaxChangesReturned>ten</m:MaxChangesReturned></m:SyncFolderItems>",
     "<m:GetUserAvailabilityRequest><t:TimeZone><t:Bias>x</t:Bias></t:TimeZone><m:MailboxDataArray/>"
     "<t:FreeBusyViewOptions><t:TimeWindow><t:StartTime>then</t:StartTime><t:EndTime>now</t:EndTime></t:TimeWindow>"
     "</t:FreeBusyViewOptions></m:GetUserAvailabilityRequest>",
