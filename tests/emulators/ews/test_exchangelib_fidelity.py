@@ -525,3 +525,48 @@ def test_series_changed_by_another_client_syncs_as_an_update_of_its_master(
         (at(7, 16), "Busy"),
         (at(9, 16), "Busy"),
     ]
+
+
+def test_mime_content_is_icalendar_with_the_series_exceptions_and_deletions(
+    emulator: RunningEmulator, box: Box
+) -> None:
+    icalendar = pytest.importorskip("icalendar")
+    recurring_ical_events = pytest.importorskip("recurring_ical_events")
+    account = connect(emulator, box)
+    master = CalendarItem(
+        account=account,
+        folder=account.calendar,
+        subject="Seminar",
+        start=at(2, 14),
+        end=at(2, 15),
+        legacy_free_busy_status="Tentative",
+        recurrence=Recurrence(
+            pattern=WeeklyPattern(interval=1, weekdays=[3]), start=dt.date(2026, 12, 2), number=3
+        ),
+    )
+    master.save(send_meeting_invitations=SEND_TO_NONE)
+    moved = master.occurrence(index=2)
+    moved.refresh()
+    moved.start, moved.end = at(10, 16), at(10, 17)
+    moved.save(update_fields=["start", "end"], send_meeting_invitations=SEND_TO_NONE)
+    master.occurrence(index=3).delete(send_meeting_cancellations=SEND_TO_NONE)
+
+    read = account.calendar.get(id=master.id)
+    calendar = icalendar.Calendar.from_ical(read.mime_content)
+    assert [c.get("tzid") for c in calendar.walk("VTIMEZONE")] == ["Romance Standard Time"]
+    events = calendar.walk("VEVENT")
+    assert {str(e.get("uid")) for e in events} == {read.uid}
+    assert str(events[0].get("X-MICROSOFT-CDO-BUSYSTATUS")) == "TENTATIVE"
+    expanded = recurring_ical_events.of(calendar).between(dt.datetime(2026, 12, 1), dt.datetime(2026, 12, 31))
+    starts = sorted(e.get("dtstart").dt.astimezone(dt.UTC) for e in expanded)
+    view = [
+        o.start.astimezone(EWSTimeZone("UTC")) for o in account.calendar.view(start=at(1, 0), end=at(31, 0))
+    ]
+    assert (
+        starts
+        == [v.replace(tzinfo=dt.UTC) for v in view]
+        == [
+            dt.datetime(2026, 12, 2, 13, tzinfo=dt.UTC),
+            dt.datetime(2026, 12, 10, 15, tzinfo=dt.UTC),
+        ]
+    )

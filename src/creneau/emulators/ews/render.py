@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import base64
 import copy
+import dataclasses
 from datetime import datetime
 
-from creneau.emulators.ews import recurrence
+from creneau.emulators.ews import mime, recurrence
 from creneau.emulators.ews.model import Item, Occurrence, ext_key, format_time, zone_of
 from creneau.emulators.ews.shapes import Shape
 from creneau.emulators.ews.soap import Element, local, new, sub, t
@@ -300,6 +301,11 @@ def _assemble(
 def item_element(state: EwsState, item: Item, wanted: Shape) -> Element:
     props = _computed(state, item)
     props.update(item.copy_props())
+    if wanted.include_mime or "MimeContent" in wanted.fields:  # never part of AllProperties
+        times = {o: state.exception_times(item, e) for o, e in item.exceptions.items()}
+        content = base64.b64encode(mime.ical(item, times)).decode()
+        props["MimeContent"] = _el("MimeContent", content, CharacterSet="UTF-8")
+        wanted = dataclasses.replace(wanted, fields=wanted.fields | {"MimeContent"})
     props["Start"] = _el("Start", format_time(item.start))
     props["End"] = _el("End", format_time(item.end))
     props.update(_series(state, item))

@@ -17,6 +17,7 @@ class Shape:
     fields: frozenset[str] = frozenset()  # local names of the FieldURIs asked for ("Subject", "Start")
     extended: tuple[Element, ...] = ()  # ExtendedFieldURI elements asked for
     body_type: str = "Best"
+    include_mime: bool = False
 
     def wants(self, name: str, *, default: bool = False) -> bool:
         if name in self.fields or self.base == "AllProperties":
@@ -47,7 +48,13 @@ def shape(element: Element | None) -> Shape:
             extended.append(uri)
         elif uri.get("FieldURI"):
             names.add(field_name(uri.get("FieldURI") or ""))
-    return Shape(base, frozenset(names), tuple(extended), text_of(element, "t:BodyType", "Best") or "Best")
+    return Shape(
+        base,
+        frozenset(names),
+        tuple(extended),
+        text_of(element, "t:BodyType", "Best") or "Best",
+        (text_of(element, "t:IncludeMimeContent", "false") or "false").lower() in ("true", "1"),
+    )
 
 
 def field_name(uri: str) -> str:

@@ -45,7 +45,7 @@ def parse_duration(text: str | None) -> int:
     return sign * minutes
 
 
-def _transitions(zone: tzinfo, year: int) -> list[tuple[datetime, timedelta, timedelta]]:
+def transitions(zone: tzinfo, year: int) -> list[tuple[datetime, timedelta, timedelta]]:
     """``(local wall time before the change, old offset, new offset)`` for each change in ``year``."""
     out = []
     moment = datetime(year, 1, 1, tzinfo=UTC)
@@ -70,7 +70,7 @@ def _transitions(zone: tzinfo, year: int) -> list[tuple[datetime, timedelta, tim
     return out
 
 
-def _rule(wall: datetime) -> tuple[int, str, int, int]:
+def rule(wall: datetime) -> tuple[int, str, int, int]:
     """(month, day of week, occurrence 1-4 or -1 for the last, minutes after midnight)."""
     occurrence = (wall.day - 1) // 7 + 1
     if wall.day + 7 > calendar.monthrange(wall.year, wall.month)[1]:
@@ -85,7 +85,7 @@ def definition(windows_id: str, *, year: int | None = None) -> Element | None:
         return None
     zone = ZoneInfo(olson)
     year = year or datetime.now(UTC).year
-    changes = _transitions(zone, year)
+    changes = transitions(zone, year)
     winter = datetime(year, 1, 15, tzinfo=UTC).astimezone(zone)
     summer = datetime(year, 7, 15, tzinfo=UTC).astimezone(zone)
     standard = winter if not winter.dst() else summer
@@ -105,7 +105,7 @@ def definition(windows_id: str, *, year: int | None = None) -> Element | None:
                 if int(new_offset.total_seconds() // 60) == dst_offset
                 else f"{base}-Standard"
             )
-            month, day, occurrence, minutes = _rule(wall)
+            month, day, occurrence, minutes = rule(wall)
             transition = sub(groups, t("RecurringDayTransition"))
             sub(transition, t("To"), to, Kind="Period")
             sub(transition, t("TimeOffset"), _duration(minutes) if minutes else "PT0M")

@@ -58,6 +58,7 @@ READ_ONLY = frozenset(
         "Size",
         "HasAttachments",
         "IsCancelled",
+        "MimeContent",  # creating an item from iCalendar is not emulated
     ]
 )
 
