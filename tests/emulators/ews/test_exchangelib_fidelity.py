@@ -570,3 +570,47 @@ def test_mime_content_is_icalendar_with_the_series_exceptions_and_deletions(
             dt.datetime(2026, 12, 10, 15, tzinfo=dt.UTC),
         ]
     )
+
+
+def test_all_pages_through_a_large_calendar(emulator: RunningEmulator, box: Box) -> None:
+    events = [
+        {
+            "subject": f"B{n:03d}",
+            "start": f"2026-12-{1 + n % 28:02d}T10:00:00Z",
+            "end": f"2026-12-{1 + n % 28:02d}T11:00:00Z",
+        }
+        for n in range(250)
+    ]
+    made = control(emulator, "events", {"folder_id": box.mailbox.calendar_id, "events": events})
+    assert len(made["events"]) == 250
+    account = connect(emulator, box)
+    calendar = account.calendar
+    emulator.state.requests.clear()
+    subjects = [i.subject for i in calendar.all().only("subject")]
+    assert sorted(subjects) == [f"B{n:03d}" for n in range(250)]
+    assert emulator.state.requests.count("FindItem") == 3  # exchangelib pages by 100
+
+
+def test_changing_a_series_pattern_drops_its_exceptions(emulator: RunningEmulator, box: Box) -> None:
+    account = connect(emulator, box)
+    master = CalendarItem(
+        account=account,
+        folder=account.calendar,
+        subject="Standup",
+        start=at(1, 9),
+        end=at(1, 9, 15),
+        recurrence=Recurrence(pattern=DailyPattern(interval=1), start=dt.date(2026, 12, 1), number=5),
+    )
+    master.save(send_meeting_invitations=SEND_TO_NONE)
+    master.occurrence(index=2).delete(send_meeting_cancellations=SEND_TO_NONE)
+    master.refresh()
+    assert len(master.deleted_occurrences) == 1
+    master.recurrence = Recurrence(pattern=DailyPattern(interval=2), start=dt.date(2026, 12, 1), number=3)
+    master.save(update_fields=["recurrence"], send_meeting_invitations=SEND_TO_NONE)
+    read = account.calendar.get(id=master.id)
+    assert read.deleted_occurrences is None and read.modified_occurrences is None
+    assert [o.start for o in account.calendar.view(start=at(1, 0), end=at(10, 0))] == [
+        at(1, 9),
+        at(3, 9),
+        at(5, 9),
+    ]

@@ -9,7 +9,8 @@ emulator listens on 127.0.0.1 only). Each call maps to one :class:`EwsState` cha
 ``POST /_emulator/folders``                    ``{"email", "name", "parent_id"?, "read_only"?}`` → ``{"id"}``
 ``POST /_emulator/folders/{id}``               ``{"name"}``: rename
 ``DELETE /_emulator/folders/{id}``             remove a folder (not a distinguished one) and its items
-``POST /_emulator/events``                     ``{"folder_id", "event": {...}}`` (see ``seed``) → ``{"id"}``
+``POST /_emulator/events``                     ``{"folder_id", "event": {...}}`` (see ``seed``) → ``{"id"}``;
+                                               ``{"folder_id", "events": [...]}`` → ``{"events": [...]}``
 ``POST /_emulator/events/{id}``                ``{"event": {...}}``: another client rewrites these fields
 ``POST /_emulator/events/{id}/occurrences``    ``{"original_start", "delete"?: true, "event"?: {...}}``
 ``DELETE /_emulator/events/{id}``              delete an item (hard delete)
@@ -35,11 +36,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from creneau.emulators.ews.model import Item, Occurrence, format_time, parse_time
+from creneau.emulators.ews.props import new_props
 from creneau.emulators.ews.render import occurrence_id
 from creneau.emulators.ews.seed import event_element
 from creneau.emulators.ews.soap import OperationError, local
 from creneau.emulators.ews.state import EwsState
-from creneau.emulators.ews.writes import new_item, new_props
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -129,14 +130,15 @@ async def folder(request: Request) -> Response:
 async def events(request: Request) -> Response:
     body, state = await _body(request), _state(request)
     try:
-        with state.lock:
-            target = state.folders[body["folder_id"]]
-            owner = state.mailboxes[target.mailbox]
-            props, extended = new_props(event_element(body["event"]), trusted=True)
-            item = state.store_item(new_item(owner, target, props, extended))
+        target = state.folders[body["folder_id"]]
+        bulk = "events" in body
+        made = state.seed_events(
+            target.id, [event_element(e) for e in (body["events"] if bulk else [body["event"]])]
+        )
     except (KeyError, ValueError, OperationError) as exc:
         return _bad(exc)
-    return JSONResponse({"id": item.id, "change_key": item.change_key, "uid": item.text("UID")})
+    answers = [{"id": i.id, "change_key": i.change_key, "uid": i.text("UID")} for i in made]
+    return JSONResponse({"events": answers} if bulk else answers[0])
 
 
 async def event(request: Request) -> Response:

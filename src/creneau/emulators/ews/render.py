@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import copy
 import dataclasses
+from collections.abc import Callable
 from datetime import datetime
 
 from creneau.emulators.ews import mime, recurrence
@@ -201,61 +202,73 @@ def _series(state: EwsState, item: Item) -> dict[str, Element]:
     return out
 
 
-def _computed(state: EwsState, item: Item) -> dict[str, Element]:
+def chosen(name: str, wanted: Shape) -> bool:
+    """Whether a response with this shape carries the property ``name``."""
+    return name == "ItemId" or wanted.wants(name, default=name in DEFAULT_FIELDS)
+
+
+def _computed(state: EwsState, item: Item, wanted: Shape) -> dict[str, Element]:
+    """The properties Exchange computes for ``item``, only those ``wanted`` (building the others costs)."""
     folder = state.folders.get(item.folder_id)
     owner = state.mailboxes.get(item.mailbox)
-    out = {
-        "ItemId": _el("ItemId", Id=item.id, ChangeKey=item.change_key),
-        "ParentFolderId": _el(
+    thunks: dict[str, Callable[[], Element]] = {
+        "ItemId": lambda: _el("ItemId", Id=item.id, ChangeKey=item.change_key),
+        "ParentFolderId": lambda: _el(
             "ParentFolderId", Id=item.folder_id, ChangeKey=folder.change_key if folder else ""
         ),
-        "ItemClass": _el("ItemClass", "IPM.Appointment"),
-        "Sensitivity": _el("Sensitivity", "Normal"),
-        "DateTimeReceived": _el("DateTimeReceived", format_time(item.created)),
-        "Size": _el("Size", "1024"),
-        "Importance": _el("Importance", "Normal"),
-        "IsSubmitted": _el("IsSubmitted", "false"),
-        "IsDraft": _el("IsDraft", "false"),
-        "IsFromMe": _el("IsFromMe", "false"),
-        "IsResend": _el("IsResend", "false"),
-        "IsUnmodified": _el("IsUnmodified", "false"),
-        "DateTimeSent": _el("DateTimeSent", format_time(item.created)),
-        "DateTimeCreated": _el("DateTimeCreated", format_time(item.created)),
-        "ReminderIsSet": _el("ReminderIsSet", "true"),
-        "ReminderMinutesBeforeStart": _el("ReminderMinutesBeforeStart", "15"),
-        "HasAttachments": _el("HasAttachments", "false"),
-        "LastModifiedName": _el("LastModifiedName", owner.display_name if owner else ""),
-        "LastModifiedTime": _el("LastModifiedTime", format_time(item.modified)),
-        "IsAssociated": _el("IsAssociated", "false"),
-        "Start": _el("Start", format_time(item.start)),
-        "End": _el("End", format_time(item.end)),
-        "IsAllDayEvent": _el("IsAllDayEvent", "false"),
-        "LegacyFreeBusyStatus": _el("LegacyFreeBusyStatus", "Busy"),
-        "IsMeeting": _el("IsMeeting", _bool(bool(item.props.get("RequiredAttendees") is not None))),
-        "IsCancelled": _el("IsCancelled", "false"),
-        "IsRecurring": _el("IsRecurring", _bool(item.is_recurring)),
-        "MeetingRequestWasSent": _el("MeetingRequestWasSent", "false"),
-        "IsResponseRequested": _el("IsResponseRequested", "true"),
-        "CalendarItemType": _el("CalendarItemType", "RecurringMaster" if item.is_recurring else "Single"),
-        "MyResponseType": _el("MyResponseType", "Organizer"),
-        "AppointmentSequenceNumber": _el("AppointmentSequenceNumber", "0"),
-        "AppointmentState": _el("AppointmentState", "0"),
-        "Duration": _el("Duration", _duration(item)),
-        "StartTimeZone": _el("StartTimeZone", Id="UTC", Name="(UTC) Coordinated Universal Time"),
-        "EndTimeZone": _el("EndTimeZone", Id="UTC", Name="(UTC) Coordinated Universal Time"),
-        "IsOnlineMeeting": _el("IsOnlineMeeting", "false"),
-        "IsOrganizer": _el("IsOrganizer", "true"),
-        "EffectiveRights": _rights(folder is not None and folder.read_only),
+        "ItemClass": lambda: _el("ItemClass", "IPM.Appointment"),
+        "Sensitivity": lambda: _el("Sensitivity", "Normal"),
+        "DateTimeReceived": lambda: _el("DateTimeReceived", format_time(item.created)),
+        "Size": lambda: _el("Size", "1024"),
+        "Importance": lambda: _el("Importance", "Normal"),
+        "IsSubmitted": lambda: _el("IsSubmitted", "false"),
+        "IsDraft": lambda: _el("IsDraft", "false"),
+        "IsFromMe": lambda: _el("IsFromMe", "false"),
+        "IsResend": lambda: _el("IsResend", "false"),
+        "IsUnmodified": lambda: _el("IsUnmodified", "false"),
+        "DateTimeSent": lambda: _el("DateTimeSent", format_time(item.created)),
+        "DateTimeCreated": lambda: _el("DateTimeCreated", format_time(item.created)),
+        "ReminderIsSet": lambda: _el("ReminderIsSet", "true"),
+        "ReminderMinutesBeforeStart": lambda: _el("ReminderMinutesBeforeStart", "15"),
+        "HasAttachments": lambda: _el("HasAttachments", "false"),
+        "LastModifiedName": lambda: _el("LastModifiedName", owner.display_name if owner else ""),
+        "LastModifiedTime": lambda: _el("LastModifiedTime", format_time(item.modified)),
+        "IsAssociated": lambda: _el("IsAssociated", "false"),
+        "Start": lambda: _el("Start", format_time(item.start)),
+        "End": lambda: _el("End", format_time(item.end)),
+        "IsAllDayEvent": lambda: _el("IsAllDayEvent", "false"),
+        "LegacyFreeBusyStatus": lambda: _el("LegacyFreeBusyStatus", "Busy"),
+        "IsMeeting": lambda: _el("IsMeeting", _bool(bool(item.props.get("RequiredAttendees") is not None))),
+        "IsCancelled": lambda: _el("IsCancelled", "false"),
+        "IsRecurring": lambda: _el("IsRecurring", _bool(item.is_recurring)),
+        "MeetingRequestWasSent": lambda: _el("MeetingRequestWasSent", "false"),
+        "IsResponseRequested": lambda: _el("IsResponseRequested", "true"),
+        "CalendarItemType": lambda: _el(
+            "CalendarItemType", "RecurringMaster" if item.is_recurring else "Single"
+        ),
+        "MyResponseType": lambda: _el("MyResponseType", "Organizer"),
+        "AppointmentSequenceNumber": lambda: _el("AppointmentSequenceNumber", "0"),
+        "AppointmentState": lambda: _el("AppointmentState", "0"),
+        "Duration": lambda: _el("Duration", _duration(item)),
+        "StartTimeZone": lambda: _el("StartTimeZone", Id="UTC", Name="(UTC) Coordinated Universal Time"),
+        "EndTimeZone": lambda: _el("EndTimeZone", Id="UTC", Name="(UTC) Coordinated Universal Time"),
+        "IsOnlineMeeting": lambda: _el("IsOnlineMeeting", "false"),
+        "IsOrganizer": lambda: _el("IsOrganizer", "true"),
+        "EffectiveRights": lambda: _rights(folder is not None and folder.read_only),
     }
     if owner is not None:
-        organizer = _el("Organizer")
-        mailbox = sub(organizer, t("Mailbox"))
-        sub(mailbox, t("Name"), owner.display_name)
-        sub(mailbox, t("EmailAddress"), owner.email)
-        sub(mailbox, t("RoutingType"), "SMTP")
-        sub(mailbox, t("MailboxType"), "Mailbox")
-        out["Organizer"] = organizer
-    return out
+        thunks["Organizer"] = lambda: _organizer(owner.display_name, owner.email)
+    return {name: make() for name, make in thunks.items() if chosen(name, wanted)}
+
+
+def _organizer(name: str, email: str) -> Element:
+    organizer = _el("Organizer")
+    mailbox = sub(organizer, t("Mailbox"))
+    sub(mailbox, t("Name"), name)
+    sub(mailbox, t("EmailAddress"), email)
+    sub(mailbox, t("RoutingType"), "SMTP")
+    sub(mailbox, t("MailboxType"), "Mailbox")
+    return organizer
 
 
 def _rights(read_only: bool) -> Element:
@@ -276,41 +289,48 @@ def _duration(item: Item) -> str:
 def _assemble(
     props: dict[str, Element], extended: list[Element], wanted: Shape, *, tag: str = "CalendarItem"
 ) -> Element:
+    """The item element: the wanted properties (fresh elements, moved in) in schema order, the extended
+    properties asked for by their ``ExtendedFieldURI`` at the place types.xsd gives them."""
     out = new(t(tag))
-    chosen = [
-        (name, element)
-        for name, element in props.items()
-        if name == "ItemId" or wanted.wants(name, default=name in DEFAULT_FIELDS)
-    ]
-    for name, element in sorted(chosen, key=lambda pair: _RANK.get(pair[0], len(_RANK))):
-        if name == "ExtendedProperty":
-            continue
-        out.append(copy.deepcopy(element))
-    rank_ext = _RANK["ExtendedProperty"]
-    position = sum(
-        1 for name, _ in chosen if _RANK.get(name, len(_RANK)) < rank_ext and name != "ExtendedProperty"
+    ranked = sorted(
+        ((name, el) for name, el in props.items() if chosen(name, wanted) and name != "ExtendedProperty"),
+        key=lambda pair: _RANK.get(pair[0], len(_RANK)),
     )
     keys = [ext_key(uri) for uri in wanted.extended]
-    for prop in extended:
-        if ext_key(prop) in keys:
-            out.insert(position, copy.deepcopy(prop))
-            position += 1
+    asked = [copy.deepcopy(prop) for prop in extended if ext_key(prop) in keys]
+    rank_ext = _RANK["ExtendedProperty"]
+    for name, element in ranked:
+        if asked and _RANK.get(name, len(_RANK)) > rank_ext:
+            out.extend(asked)
+            asked = []
+        out.append(element)
+    out.extend(asked)
     return out
 
 
+def _stored(item_props: dict[str, Element], wanted: Shape) -> dict[str, Element]:
+    return {name: copy.deepcopy(el) for name, el in item_props.items() if chosen(name, wanted)}
+
+
+_SERIES = ("FirstOccurrence", "LastOccurrence", "ModifiedOccurrences", "DeletedOccurrences")
+
+
 def item_element(state: EwsState, item: Item, wanted: Shape) -> Element:
-    props = _computed(state, item)
-    props.update(item.copy_props())
+    props = _computed(state, item, wanted)
+    props.update(_stored(item.props, wanted))
     if wanted.include_mime or "MimeContent" in wanted.fields:  # never part of AllProperties
         times = {o: state.exception_times(item, e) for o, e in item.exceptions.items()}
         content = base64.b64encode(mime.ical(item, times)).decode()
         props["MimeContent"] = _el("MimeContent", content, CharacterSet="UTF-8")
         wanted = dataclasses.replace(wanted, fields=wanted.fields | {"MimeContent"})
-    props["Start"] = _el("Start", format_time(item.start))
-    props["End"] = _el("End", format_time(item.end))
-    props.update(_series(state, item))
+    if chosen("Start", wanted):
+        props["Start"] = _el("Start", format_time(item.start))
+    if chosen("End", wanted):
+        props["End"] = _el("End", format_time(item.end))
+    if any(chosen(name, wanted) for name in _SERIES):
+        props.update(_series(state, item))
     for name in ("StartTimeZone", "EndTimeZone", "MeetingTimeZone"):
-        if name in item.props and zone_of(item.props[name]) is None:
+        if name in item.props and name in props and zone_of(item.props[name]) is None:
             del props[name]  # a zone we could not read is not echoed
     return _assemble(props, item.extended, wanted)
 
@@ -324,8 +344,8 @@ def occurrence_element(
     wanted: Shape,
 ) -> Element:
     """An occurrence (``CalendarItemType`` Occurrence) or exception (Exception) of ``master``."""
-    props = _computed(state, master)
-    props.update(master.copy_props())
+    props = _computed(state, master, wanted)
+    props.update(_stored(master.props, wanted))
     for name in (
         "Recurrence",
         "FirstOccurrence",
@@ -337,7 +357,7 @@ def occurrence_element(
     duration = master.end - master.start
     begin, finish = original, original + duration
     if exception is not None:
-        props.update({name: copy.deepcopy(el) for name, el in exception.props.items()})
+        props.update(_stored(exception.props, wanted))
         begin, finish = state.exception_times(master, exception)
         props["ItemId"] = _el("ItemId", Id=exception.id, ChangeKey=exception.change_key)
     else:

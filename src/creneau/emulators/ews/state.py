@@ -12,7 +12,8 @@ from creneau.emulators.ews import recurrence
 from creneau.emulators.ews.faults import Faults
 from creneau.emulators.ews.model import Folder, Item, Mailbox, Occurrence, new_id, parse_time
 from creneau.emulators.ews.ntlm import Challenge
-from creneau.emulators.ews.soap import OperationError
+from creneau.emulators.ews.props import new_item, new_props
+from creneau.emulators.ews.soap import Element, OperationError
 
 _STANDARD_FOLDERS = (
     # (distinguished id, display name, folder class, parent distinguished id)
@@ -234,6 +235,21 @@ class EwsState:
             item.created_seq = item.modified_seq = seq
             self.items[item.id] = item
             return item
+
+    def seed_events(self, folder_id: str, elements: list[Element]) -> list[Item]:
+        """Store ``t:CalendarItem`` elements in a folder as if another client had created them (the control
+        API; also for benchmarks that need thousands of items quickly).
+
+        :raises KeyError: for an unknown folder
+        """
+        with self.lock:
+            folder = self.folders[folder_id]
+            owner = self.mailboxes[folder.mailbox]
+            made = []
+            for element in elements:
+                props, extended = new_props(element, trusted=True)
+                made.append(self.store_item(new_item(owner, folder, props, extended)))
+            return made
 
     def item(self, mailbox: Mailbox, item_id: str) -> Item:
         """:raises OperationError: ``ErrorItemNotFound``"""

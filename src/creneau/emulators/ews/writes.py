@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import copy
-import uuid
-from datetime import UTC
 
-from creneau.emulators.ews import recurrence
+from lxml import etree
+
 from creneau.emulators.ews.items import Target, children_of, resolve
 from creneau.emulators.ews.model import (
     Folder,
@@ -15,10 +14,8 @@ from creneau.emulators.ews.model import (
     Occurrence,
     ext_key,
     new_change_key,
-    new_id,
-    parse_time,
-    zone_of,
 )
+from creneau.emulators.ews.props import READ_ONLY, check_times, new_item, new_props, normalised
 from creneau.emulators.ews.render import occurrence_id
 from creneau.emulators.ews.shapes import field_name, folder_ref, item_ref
 from creneau.emulators.ews.soap import (
@@ -35,102 +32,10 @@ from creneau.emulators.ews.soap import (
 )
 from creneau.emulators.ews.state import EwsState
 
-# Properties Exchange computes: a client cannot set them (they are ignored on create, refused on update).
-READ_ONLY = frozenset(
-    [
-        "ItemId",
-        "ParentFolderId",
-        "DateTimeCreated",
-        "LastModifiedTime",
-        "LastModifiedName",
-        "CalendarItemType",
-        "IsRecurring",
-        "FirstOccurrence",
-        "LastOccurrence",
-        "ModifiedOccurrences",
-        "DeletedOccurrences",
-        "Organizer",
-        "MyResponseType",
-        "OriginalStart",
-        "Duration",
-        "EffectiveRights",
-        "DateTimeReceived",
-        "Size",
-        "HasAttachments",
-        "IsCancelled",
-        "MimeContent",  # creating an item from iCalendar is not emulated
-    ]
-)
-
-# xs:boolean properties: clients may write 0/1, Exchange answers true/false
-BOOLEANS = frozenset(
-    [
-        "IsAllDayEvent",
-        "ReminderIsSet",
-        "IsResponseRequested",
-        "AllowNewTimeProposal",
-        "IsOnlineMeeting",
-        "IsDraft",
-        "IsCancelled",
-        "IsMeeting",
-        "IsReadReceiptRequested",
-        "IsDeliveryReceiptRequested",
-    ]
-)
-
-
-def _normalised(element: Element) -> Element:
-    copied = copy.deepcopy(element)
-    if local(copied) in BOOLEANS and copied.text is not None:
-        copied.text = "true" if copied.text.strip().lower() in ("1", "true") else "false"
-    return copied
-
 
 def _writable(folder: Folder) -> None:
     if folder.read_only:
         raise OperationError("ErrorAccessDenied", "Access is denied. Check credentials and try again.")
-
-
-def _check_times(props: dict[str, Element]) -> None:
-    try:
-        tz = zone_of(props.get("StartTimeZone")) or zone_of(props.get("MeetingTimeZone")) or UTC
-        start = parse_time(props["Start"].text or "", tz) if "Start" in props else None
-        end = (
-            parse_time(props["End"].text or "", zone_of(props.get("EndTimeZone")) or tz)
-            if "End" in props
-            else None
-        )
-    except ValueError:
-        raise OperationError("ErrorInvalidValueForProperty", "The value is invalid for property.") from None
-    if start is not None and end is not None and end < start:
-        raise OperationError(
-            "ErrorCalendarEndDateIsEarlierThanStartDate", "The EndDate is earlier than the StartDate."
-        )
-    rule = recurrence.element_of(props.get("Recurrence"))
-    if rule is not None:
-        recurrence.validate(rule)
-
-
-def new_props(element: Element, *, trusted: bool = False) -> tuple[dict[str, Element], list[Element]]:
-    """The stored properties of a ``t:CalendarItem`` a client sent (``trusted``: the control API, which may
-    also set what Exchange computes for items it received, e.g. ``IsCancelled`` or ``MyResponseType``)."""
-    props: dict[str, Element] = {}
-    extended: list[Element] = []
-    for child in element:
-        if not isinstance(child.tag, str):
-            continue
-        name = local(child)
-        if name == "ExtendedProperty":
-            extended = [e for e in extended if ext_key(e) != ext_key(child)] + [copy.deepcopy(child)]
-        elif trusted or name not in READ_ONLY:
-            props[name] = _normalised(child)
-    return props, extended
-
-
-def new_item(me: Mailbox, folder: Folder, props: dict[str, Element], extended: list[Element]) -> Item:
-    if "UID" not in props:  # Exchange's own UID shape (a Global Object ID in hex)
-        props["UID"] = new(t("UID"), "040000008200E00074C5B7101A82E00800000000" + uuid.uuid4().hex.upper())
-    return Item(id=new_id(), mailbox=me.email.casefold(), folder_id=folder.id, props=props, extended=extended)
 
 
 def create_item(state: EwsState, me: Mailbox, request: Element) -> Element:
@@ -152,7 +57,7 @@ def create_item(state: EwsState, me: Mailbox, request: Element) -> Element:
                 props, extended = new_props(element)
                 if "Start" not in props or "End" not in props:
                     raise OperationError("ErrorInvalidRequest", "A calendar item needs a Start and an End.")
-                _check_times(props)
+                check_times(props)
                 item = new_item(me, folder, props, extended)
                 item.invitations = request.get("SendMeetingInvitations", "")
                 state.store_item(item)
@@ -202,22 +107,30 @@ def _apply(target: Target, updates: Element) -> None:
                 "ErrorIncorrectUpdatePropertyCount",
                 "An object within a change description must contain one and only one property to modify.",
             )
-        props[name] = _normalised(value)
+        props[name] = normalised(value)
     if exception is not None:
         merged = dict(target.item.props)
         merged.update(props)
-        _check_times(
+        check_times(
             {k: v for k, v in merged.items() if k in ("Start", "End", "StartTimeZone", "EndTimeZone")}
         )
         exception.props = props
     else:
-        _check_times(props)
+        check_times(props)
         target.item.props = props
         target.item.extended = extended
     if exception is not None:
         target.item.extended = extended
     if exception is not None and target.original is not None:
         target.item.exceptions[target.original] = exception
+
+
+def _pattern(item: Item) -> tuple[str, ...]:
+    """What an item's occurrences are made of: its recurrence, times and zone, as text."""
+    return tuple(
+        etree.tostring(item.props[name]).decode() if name in item.props else ""
+        for name in ("Recurrence", "Start", "End", "StartTimeZone")
+    )
 
 
 def update_item(state: EwsState, me: Mailbox, request: Element) -> Element:
@@ -240,7 +153,14 @@ def update_item(state: EwsState, me: Mailbox, request: Element) -> Element:
                     )
                 updates = change.find(t("Updates"))
                 had = target.exception
+                before = _pattern(target.item)
                 _apply(target, updates if updates is not None else new(t("Updates")))
+                if target.original is None and before != _pattern(target.item):
+                    # as in Exchange: a series whose pattern or times change loses its exceptions
+                    for occurrence in target.item.exceptions.values():
+                        state.occurrence_index.pop(occurrence.id, None)
+                    target.item.exceptions.clear()
+                    target.item.deleted.clear()
                 exception = target.exception
                 if exception is not None:
                     if had is None:
