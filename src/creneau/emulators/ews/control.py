@@ -19,7 +19,8 @@ emulator listens on 127.0.0.1 only). Each call maps to one :class:`EwsState` cha
                                                "error_rate", "busy", "delay", "invalid_sync_next", "clear"}``
 ``POST /_emulator/autodiscover``               ``{"redirect_email": {from: to},
                                                "redirect_host": {host: url}}``
-``GET /_emulator/state``                       mailboxes, folders and items, for a look
+``POST /_emulator/push-status``                push subscriptions get a status notification now
+``GET /_emulator/state``                       mailboxes, folders, items and subscriptions, for a look
 ``GET /_emulator/requests``                    the EWS operations answered so far (``?reset=1`` clears)
 =============================================  ===========================================================
 """
@@ -41,6 +42,7 @@ from creneau.emulators.ews.render import occurrence_id
 from creneau.emulators.ews.seed import event_element
 from creneau.emulators.ews.soap import OperationError, local
 from creneau.emulators.ews.state import EwsState
+from creneau.emulators.ews.subscriptions import Subscription
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -155,7 +157,7 @@ async def event(request: Request) -> Response:
             item.extended = (
                 [e for e in item.extended if local(e) not in keys] + extended if extended else item.extended
             )
-            item.touch(state.next_seq())
+            state.touch(item)
     except (KeyError, ValueError) as exc:
         return _bad(exc)
     return JSONResponse({"id": item.id, "change_key": item.change_key})
@@ -190,7 +192,7 @@ async def occurrences(request: Request) -> Response:
                 )
                 occurrence.props.update(props)
                 state.register_exception(item, occurrence)
-            item.touch(state.next_seq())
+            state.touch(item)
     except (KeyError, ValueError) as exc:
         return _bad(exc)
     return JSONResponse({"id": item.id, "change_key": item.change_key})
@@ -216,6 +218,14 @@ async def faults(request: Request) -> Response:
         state.faults.set_delay(float(body["delay"]))
     if body.get("invalid_sync_next"):
         state.faults.invalid_sync_next(int(body["invalid_sync_next"]))
+    return JSONResponse({"ok": True})
+
+
+async def push_status(request: Request) -> Response:
+    notifier = request.app.state.notifier
+    if notifier is None:
+        return Response(status_code=404)
+    notifier.status()
     return JSONResponse({"ok": True})
 
 
@@ -274,6 +284,18 @@ def summary(state: EwsState) -> dict[str, Any]:
                 }
                 for i in state.items.values()
             ],
+            "subscriptions": [
+                {
+                    "id": s.id,
+                    "mailbox": s.mailbox,
+                    "kind": s.kind,
+                    "url": s.url,
+                    "delivered": s.delivered,
+                    "failures": list(s.failures),
+                }
+                for s in state.subscriptions.values()
+                if isinstance(s, Subscription)
+            ],
         }
 
 
@@ -314,6 +336,7 @@ ROUTES = [
     Route("/_emulator/invalidate-sync", _guarded(invalidate_sync), methods=["POST"]),
     Route("/_emulator/faults", _guarded(faults), methods=["POST"]),
     Route("/_emulator/autodiscover", _guarded(autodiscover), methods=["POST"]),
+    Route("/_emulator/push-status", _guarded(push_status), methods=["POST"]),
     Route("/_emulator/state", _guarded(show), methods=["GET"]),
     Route("/_emulator/requests", _guarded(requests), methods=["GET"]),
 ]

@@ -16,7 +16,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from creneau.emulators.ews import autodiscover, availability, control, folders, items, sync, writes
+from creneau.emulators.ews import (
+    autodiscover,
+    availability,
+    control,
+    folders,
+    items,
+    subscriptions,
+    sync,
+    writes,
+)
 from creneau.emulators.ews.auth import Denied, authenticate
 from creneau.emulators.ews.model import Mailbox
 from creneau.emulators.ews.soap import (
@@ -46,6 +55,9 @@ OPERATIONS: dict[str, Operation] = {
     "DeleteItem": writes.delete_item,
     "GetUserAvailabilityRequest": availability.get_user_availability,
     "GetServerTimeZones": availability.get_server_time_zones,
+    "Subscribe": subscriptions.subscribe,
+    "GetEvents": subscriptions.get_events,
+    "Unsubscribe": subscriptions.unsubscribe,
 }
 _XML = "text/xml; charset=utf-8"
 
@@ -100,7 +112,7 @@ async def ews(request: Request) -> Response:
     return Response(envelope(payload), media_type=_XML)
 
 
-def create_app(state: EwsState) -> Starlette:
+def create_app(state: EwsState, notifier: subscriptions.PushNotifier | None = None) -> Starlette:
     app = Starlette(
         routes=[
             Route("/EWS/Exchange.asmx", ews, methods=["POST"]),
@@ -110,6 +122,7 @@ def create_app(state: EwsState) -> Starlette:
         ]
     )
     app.state.ews = state
+    app.state.notifier = notifier
     return app
 
 
@@ -119,6 +132,7 @@ class RunningEmulator:
 
     url: str
     state: EwsState
+    notifier: subscriptions.PushNotifier
     _server: BackgroundServer
 
     @property
@@ -127,6 +141,7 @@ class RunningEmulator:
 
     def stop(self) -> None:
         self._server.stop()
+        self.notifier.stop()
 
 
 def start(
@@ -140,12 +155,18 @@ def start(
     """Serve a (new, or the given) state on ``host:port`` (0: a free port) until ``stop()``; HTTPS when
     ``ssl_certfile`` (PEM; ``ssl_keyfile`` may be the same file) is given."""
     state = state or EwsState()
+    notifier = subscriptions.PushNotifier(state)
+    notifier.attach()
     tls: dict[str, Any] = {"ssl_certfile": ssl_certfile, "ssl_keyfile": ssl_keyfile} if ssl_certfile else {}
-    server = serve_in_thread(
-        create_app(state), name="ews-emulator", host=host, port=port, lifespan="off", **tls
-    )
+    try:
+        server = serve_in_thread(
+            create_app(state, notifier), name="ews-emulator", host=host, port=port, lifespan="off", **tls
+        )
+    except BaseException:
+        notifier.stop()
+        raise
     url = server.url.replace("http://", "https://") if ssl_certfile else server.url
-    return RunningEmulator(url, state, server)
+    return RunningEmulator(url, state, notifier, server)
 
 
 def main() -> None:  # pragma: no cover - `python -m creneau.emulators.ews.server` for a manual look

@@ -5,7 +5,8 @@ from several threads: uvicorn's loop, and the control API called from a test's t
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from creneau.emulators.ews import recurrence
@@ -32,6 +33,21 @@ class Tombstone:
     parent_id: str
     created_seq: int
     deleted_seq: int
+
+
+@dataclass(frozen=True)
+class Change:
+    """One entry of the mailbox event log that subscriptions read (``kind``: Created, Modified, Deleted,
+    Moved; ``item_id`` None for a folder event, whose folder is ``folder_id``)."""
+
+    seq: int
+    kind: str
+    mailbox: str
+    parent_id: str
+    item_id: str | None = None
+    folder_id: str | None = None
+    old_parent_id: str | None = None
+    timestamp: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
 
 
 @dataclass
@@ -73,12 +89,22 @@ class EwsState:
         self.faults = Faults()
         self.connections: dict[tuple[str, int], Connection] = {}
         self.requests: list[str] = []  # operation names, in order, for tests that count calls
+        self.changes: list[Change] = []  # the event log subscriptions read, in sequence order
+        self.listeners: list[Callable[[Change], None]] = []  # told of each change (push delivery)
+        self.subscriptions: dict[str, object] = {}  # id → subscriptions.Subscription
         self.autodiscover_redirects: dict[str, str] = {}  # case-folded email → the address it redirects to
         self.autodiscover_host_redirects: dict[
             str, str
         ] = {}  # host name → URL an autodiscover request gets 302 to
 
     # -- mailboxes and folders -------------------------------------------------------------------------------
+    def log(self, change: Change) -> None:
+        with self.lock:
+            self.changes.append(change)
+            listeners = list(self.listeners)
+        for listener in listeners:
+            listener(change)
+
     def next_seq(self) -> int:
         with self.lock:
             self.seq += 1
@@ -162,6 +188,7 @@ class EwsState:
             mailbox = self.mailbox(email)
             parent = self.folders[parent_id or mailbox.calendar_id]
             folder = self._folder(mailbox, parent.id, name, folder_class, read_only=read_only)
+            self.log(Change(folder.created_seq, "Created", folder.mailbox, parent.id, folder_id=folder.id))
             return folder
 
     def remove_folder(self, folder_id: str) -> bool:
@@ -174,8 +201,10 @@ class EwsState:
             for item in [i for i in self.items.values() if i.folder_id == folder_id]:
                 self.delete_item(item.id)
             del self.folders[folder_id]
-            self.folder_tombstones[folder_id] = Tombstone(
-                folder_id, folder.parent_id or "", folder.created_seq, self.next_seq()
+            stone = Tombstone(folder_id, folder.parent_id or "", folder.created_seq, self.next_seq())
+            self.folder_tombstones[folder_id] = stone
+            self.log(
+                Change(stone.deleted_seq, "Deleted", folder.mailbox, stone.parent_id, folder_id=folder_id)
             )
             return True
 
@@ -184,6 +213,15 @@ class EwsState:
             folder = self.folders[folder_id]
             folder.name = name
             folder.modified_seq = self.next_seq()
+            self.log(
+                Change(
+                    folder.modified_seq,
+                    "Modified",
+                    folder.mailbox,
+                    folder.parent_id or "",
+                    folder_id=folder_id,
+                )
+            )
 
     def distinguished(self, mailbox: Mailbox, name: str) -> Folder:
         """:raises OperationError: ``ErrorFolderNotFound`` for a distinguished folder this mailbox lacks"""
@@ -234,7 +272,14 @@ class EwsState:
             seq = self.next_seq()
             item.created_seq = item.modified_seq = seq
             self.items[item.id] = item
+            self.log(Change(seq, "Created", item.mailbox, item.folder_id, item_id=item.id))
             return item
+
+    def touch(self, item: Item) -> None:
+        """Record a change of ``item`` (a new ChangeKey, a sync Update, a ModifiedEvent)."""
+        with self.lock:
+            item.touch(self.next_seq())
+            self.log(Change(item.modified_seq, "Modified", item.mailbox, item.folder_id, item_id=item.id))
 
     def seed_events(self, folder_id: str, elements: list[Element]) -> list[Item]:
         """Store ``t:CalendarItem`` elements in a folder as if another client had created them (the control
@@ -266,20 +311,28 @@ class EwsState:
                 return False
             for occurrence in item.exceptions.values():
                 self.occurrence_index.pop(occurrence.id, None)
-            self._bury(item)
+            stone = self._bury(item)
+            self.log(Change(stone.deleted_seq, "Deleted", item.mailbox, item.folder_id, item_id=item.id))
             return True
 
-    def _bury(self, item: Item) -> None:
+    def _bury(self, item: Item) -> Tombstone:
         stone = Tombstone(item.id, item.folder_id, item.created_seq, self.next_seq())
         self.item_tombstones[f"{item.id}|{item.folder_id}"] = stone
+        return stone
 
     def move_item(self, item_id: str, folder_id: str) -> None:
         """Move an item (DeleteItem's MoveToDeletedItems): a delete in its old folder, a create in the new."""
         with self.lock:
             item = self.items[item_id]
+            old = item.folder_id
             self._bury(item)
             item.folder_id = folder_id
             item.created_seq = item.modified_seq = self.next_seq()
+            self.log(
+                Change(
+                    item.modified_seq, "Moved", item.mailbox, folder_id, item_id=item.id, old_parent_id=old
+                )
+            )
 
     def items_in(self, folder_id: str) -> list[Item]:
         with self.lock:

@@ -166,7 +166,7 @@ def update_item(state: EwsState, me: Mailbox, request: Element) -> Element:
                     if had is None:
                         state.register_exception(target.item, exception)
                     exception.change_key = new_change_key()
-                target.item.touch(state.next_seq())
+                state.touch(target.item)
                 ident = (
                     (exception.id, exception.change_key)
                     if exception is not None
@@ -197,7 +197,7 @@ def delete_item(state: EwsState, me: Mailbox, request: Element) -> Element:
                     if exception is not None:
                         state.occurrence_index.pop(exception.id, None)
                     target.item.deleted.add(target.original)
-                    target.item.touch(state.next_seq())
+                    state.touch(target.item)
                 elif move:
                     state.move_item(target.item.id, state.distinguished(me, "deleteditems").id)
                 else:
