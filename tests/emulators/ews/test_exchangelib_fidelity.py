@@ -614,3 +614,17 @@ def test_changing_a_series_pattern_drops_its_exceptions(emulator: RunningEmulato
         at(3, 9),
         at(5, 9),
     ]
+
+
+def test_impersonating_another_mailbox_is_denied(emulator: RunningEmulator, box: Box) -> None:
+    other = emulator.state.add_mailbox(f"other-{box.email}", "Other1!")
+    config = Configuration(
+        service_endpoint=emulator.ews_url,
+        credentials=Credentials(box.logon, box.password),
+        auth_type=NTLM,
+        retry_policy=FailFast(),
+        version=exchangelib.Version(exchangelib.Build(15, 1, 2507, 6)),
+    )
+    account = Account(other.email, config=config, autodiscover=False, access_type=exchangelib.IMPERSONATION)
+    with pytest.raises(exchangelib.errors.ErrorImpersonateUserDenied):
+        list(account.calendar.all())

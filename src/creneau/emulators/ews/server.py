@@ -36,6 +36,7 @@ from creneau.emulators.ews.soap import (
     local,
     parse_request,
     requested_version,
+    text_of,
 )
 from creneau.emulators.ews.state import EwsState
 from creneau.serving import BackgroundServer, serve_in_thread
@@ -97,6 +98,13 @@ async def ews(request: Request) -> Response:
                 values={"BackOffMilliseconds": str(fault.back_off_ms)},
             )
         requested_version(header)
+        impersonated = text_of(header, "t:ExchangeImpersonation/t:ConnectingSID/t:PrimarySmtpAddress")
+        if impersonated and impersonated.casefold() != who.email.casefold():
+            # no account holds the ApplicationImpersonation role here
+            raise SoapFault(
+                "ErrorImpersonateUserDenied",
+                "The account does not have permission to impersonate the requested user.",
+            )
         handler = OPERATIONS.get(local(operation))
         if handler is None:
             raise SoapFault(
