@@ -628,3 +628,27 @@ def test_impersonating_another_mailbox_is_denied(emulator: RunningEmulator, box:
     account = Account(other.email, config=config, autodiscover=False, access_type=exchangelib.IMPERSONATION)
     with pytest.raises(exchangelib.errors.ErrorImpersonateUserDenied):
         list(account.calendar.all())
+
+
+def test_calendar_view_bounds_and_limit(emulator: RunningEmulator, box: Box) -> None:
+    account = connect(emulator, box)
+    for hour in (8, 9, 10, 11):
+        control(
+            emulator,
+            "events",
+            {
+                "folder_id": box.mailbox.calendar_id,
+                "event": {
+                    "subject": f"At {hour}",
+                    "start": f"2026-12-17T{hour:02d}:00:00+01:00",
+                    "end": f"2026-12-17T{hour + 1:02d}:00:00+01:00",
+                },
+            },
+        )
+    # documented: an item ending before StartDate is out, one starting at or after EndDate is out
+    seen = [i.subject for i in account.calendar.view(start=at(17, 9), end=at(17, 11))]
+    assert seen == ["At 8", "At 9", "At 10"]
+    assert [i.subject for i in account.calendar.view(start=at(17, 0), end=at(18, 0), max_items=2)] == [
+        "At 8",
+        "At 9",
+    ]

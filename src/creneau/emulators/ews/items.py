@@ -155,18 +155,8 @@ def find_item(state: EwsState, me: Mailbox, request: Element) -> Element:
             limit = int(paging.get("MaxEntriesReturned") or "1000")
             offset = int(paging.get("Offset") or "0")
         elif view is not None and view.get("MaxEntriesReturned"):
+            # a calendar view does not page: the first entries, and IncludesLastItemInRange false
             limit = int(view.get("MaxEntriesReturned") or "1000")
-            if len(found) > limit:  # Exchange refuses a calendar view larger than asked, rather than paging
-                messages.append(
-                    error(
-                        "FindItem",
-                        OperationError(
-                            "ErrorCalendarViewRangeTooBig",
-                            "The calendar view range is too large for the request.",
-                        ),
-                    )
-                )
-                continue
         page = found[offset : offset + limit]
         message = success("FindItem")
         last = offset + len(page) >= len(found)
@@ -200,9 +190,14 @@ def _find_in(
         end = parse_time(view.get("EndDate") or "")
     except ValueError:
         raise OperationError("ErrorInvalidRequest", "The CalendarView dates are invalid.") from None
+    if end < start:
+        raise OperationError(
+            "ErrorCalendarEndDateIsEarlierThanStartDate", "The EndDate is earlier than the StartDate."
+        )
     expanded: list[tuple[datetime, int, Callable[[], Element]]] = []
     for item in found:
-        for index, original, begin, _finish, exception in state.instances(item, start, end):
+        # as documented: items ending before StartDate are left out, so one ending at StartDate is in
+        for index, original, begin, _finish, exception in state.instances(item, start, end, touching=True):
             if item.is_recurring:
                 render_one = functools.partial(
                     occurrence_element, state, item, index, original, exception, wanted

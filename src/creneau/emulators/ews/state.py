@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from creneau.emulators.ews import recurrence
 from creneau.emulators.ews.faults import Faults
@@ -344,10 +344,13 @@ class EwsState:
             self.occurrence_index[occurrence.id] = (master.id, occurrence.original_start)
 
     def instances(
-        self, item: Item, start: datetime, end: datetime
+        self, item: Item, start: datetime, end: datetime, *, touching: bool = False
     ) -> list[tuple[int, datetime, datetime, datetime, Occurrence | None]]:
-        """The occurrences of a series that overlap ``[start, end)``: ``(instance index, original start,
-        start, end, exception or None)``; a single item is its own one occurrence."""
+        """The occurrences of a series that overlap ``[start, end)`` (``touching``: also those ending at
+        ``start``): ``(instance index, original start, start, end, exception or None)``; a single item is its
+        own one occurrence."""
+        if touching:
+            start -= timedelta(microseconds=1)
         duration = item.end - item.start
         rule = recurrence.element_of(item.props.get("Recurrence"))
         if rule is None:
