@@ -652,3 +652,30 @@ def test_calendar_view_bounds_and_limit(emulator: RunningEmulator, box: Box) -> 
         "At 8",
         "At 9",
     ]
+
+
+def test_free_busy_of_an_unknown_mailbox_is_an_error_for_that_mailbox(
+    emulator: RunningEmulator, box: Box
+) -> None:
+    account = connect(emulator, box)
+    answers = list(
+        account.protocol.get_free_busy_info(
+            accounts=[(account, "Organizer", False), ("ghost@contoso.example", "Required", False)],
+            start=at(21, 8),
+            end=at(21, 9),
+            requested_view="FreeBusy",
+        )
+    )
+    assert answers[0].view_type == "FreeBusy"
+    assert isinstance(answers[1], exchangelib.errors.ErrorMailRecipientNotFound)
+
+
+def test_a_throttling_storm_fails_every_call_until_it_ends(emulator: RunningEmulator, box: Box) -> None:
+    account = connect(emulator, box)
+    calendar = account.calendar
+    control(emulator, "faults", {"error_rate": 1.0, "busy": True})
+    for _ in range(3):
+        with pytest.raises(ErrorServerBusy):
+            list(calendar.sync_items())
+    control(emulator, "faults", {"clear": True})
+    assert list(calendar.sync_items()) == []
