@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import functools
 from datetime import UTC, datetime, timedelta, tzinfo
-from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, Timezone, TimezoneDaylight, TimezoneStandard, vRecur
 
 from creneau.emulators.ews import recurrence, timezones
-from creneau.emulators.ews.model import Item, Occurrence, zone_of
+from creneau.emulators.ews.model import Item, zone_of
+from creneau.emulators.ews.model import zone as zone_of_id
 from creneau.emulators.ews.soap import Element, local, text_of
 
 _DAYS = {
@@ -96,7 +96,7 @@ def _vtimezone(windows_id: str, year: int) -> Timezone:
     component.add("tzid", windows_id)
     if definition is None:
         return component
-    zone = zone_for(windows_id)
+    zone = zone_of_id(windows_id)
     changes = timezones.transitions(zone, year)
     if len(changes) != 2:
         standard = TimezoneStandard()
@@ -115,12 +115,6 @@ def _vtimezone(windows_id: str, year: int) -> Timezone:
         part.add("tzoffsetto", after)
         component.add_component(part)
     return component
-
-
-def zone_for(windows_id: str) -> tzinfo:
-    from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
-
-    return ZoneInfo(WINDOWS_TO_OLSON.get(windows_id, "UTC"))
 
 
 def _event(item: Item, props: dict[str, Element], start: datetime, end: datetime, tz: tzinfo) -> Event:
@@ -176,6 +170,3 @@ def ical(item: Item, exception_times: dict[datetime, tuple[datetime, datetime]])
         calendar.add_component(event)
     text: bytes = calendar.to_ical()
     return text
-
-
-__all__ = ["Occurrence", "ical"]

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
-from creneau.emulators.ews.soap import Element, t, text_of
+from creneau.emulators.ews.soap import Element, t
 
 _WINDOWS = {name.casefold(): olson for name, olson in WINDOWS_TO_OLSON.items()}
 _OLSON_TO_WINDOWS = {olson: name for name, olson in WINDOWS_TO_OLSON.items()}
@@ -171,10 +171,9 @@ class Item:
 
 def zone_of(element: Element | None) -> tzinfo | None:
     """The zone of a ``StartTimeZone``/``EndTimeZone``/``MeetingTimeZone`` element (its ``Id``)."""
-    if element is None:
-        return None
-    name = element.get("Id") or text_of(element, "t:BaseOffset")
-    return zone(name) if element.get("Id") else None
+    if element is None or not element.get("Id"):
+        return None  # a zone given only by its rules (BaseOffset, Periods) is not read
+    return zone(element.get("Id"))
 
 
 def ext_key(element: Element) -> tuple[str, ...]:
