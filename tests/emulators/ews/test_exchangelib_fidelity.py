@@ -679,3 +679,35 @@ def test_a_throttling_storm_fails_every_call_until_it_ends(emulator: RunningEmul
             list(calendar.sync_items())
     control(emulator, "faults", {"clear": True})
     assert list(calendar.sync_items()) == []
+
+
+def test_auto_resolve_merges_changes_to_other_properties_never_overwrite_refuses(
+    emulator: RunningEmulator, box: Box
+) -> None:
+    account = connect(emulator, box)
+    item = CalendarItem(
+        account=account, folder=account.calendar, subject="Pilot", start=at(18, 9), end=at(18, 10)
+    )
+    item.save(send_meeting_invitations=SEND_TO_NONE)
+    stale = account.calendar.get(id=item.id)
+    item.subject = "Pilot study"
+    item.save(update_fields=["subject"], send_meeting_invitations=SEND_TO_NONE)
+
+    stale.location = "Lab B"  # another property than the one changed since: merged
+    stale.save(update_fields=["location"], send_meeting_invitations=SEND_TO_NONE)
+    read = account.calendar.get(id=item.id)
+    assert (read.subject, read.location) == ("Pilot study", "Lab B")
+
+    stale.changekey = item.changekey  # a version before the location change
+    stale.location = "Lab C"
+    with pytest.raises(ErrorIrresolvableConflict):  # the same property changed since: a real conflict
+        stale.save(update_fields=["location"], send_meeting_invitations=SEND_TO_NONE)
+    read.start, read.end = at(18, 11), at(18, 12)
+    read.save(update_fields=["start", "end"], send_meeting_invitations=SEND_TO_NONE)
+    stale.changekey = item.changekey
+    with pytest.raises(ErrorIrresolvableConflict):
+        stale.save(
+            update_fields=["location"],
+            conflict_resolution="NeverOverwrite",
+            send_meeting_invitations=SEND_TO_NONE,
+        )

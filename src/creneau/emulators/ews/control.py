@@ -153,11 +153,12 @@ async def event(request: Request) -> Response:
             item = state.items[item_id]
             props, extended = new_props(event_element(body["event"]), trusted=True)
             item.props.update(props)
+            changed = set(props) | ({"ExtendedProperty"} if extended else set())
             keys = {local(e) for e in extended}
             item.extended = (
                 [e for e in item.extended if local(e) not in keys] + extended if extended else item.extended
             )
-            state.touch(item)
+            state.touch(item, changed)
     except (KeyError, ValueError) as exc:
         return _bad(exc)
     return JSONResponse({"id": item.id, "change_key": item.change_key})
@@ -192,7 +193,7 @@ async def occurrences(request: Request) -> Response:
                 )
                 occurrence.props.update(props)
                 state.register_exception(item, occurrence)
-            state.touch(item)
+            state.touch(item, {"DeletedOccurrences" if body.get("delete") else "ModifiedOccurrences"})
     except (KeyError, ValueError) as exc:
         return _bad(exc)
     return JSONResponse({"id": item.id, "change_key": item.change_key})

@@ -132,6 +132,11 @@ class Item:
     exceptions: dict[datetime, Occurrence] = field(default_factory=dict)  # original start (UTC) → exception
     deleted: set[datetime] = field(default_factory=set)  # original starts (UTC) of deleted occurrences
     invitations: str = ""  # the SendMeetingInvitations a client created it with
+    # (ChangeKey after a change, the properties it changed): what AutoResolve compares a stale ChangeKey with
+    history: list[tuple[str, frozenset[str]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.history.append((self.change_key, frozenset()))
 
     def text(self, name: str, default: str | None = None) -> str | None:
         element = self.props.get(name)
@@ -160,10 +165,19 @@ class Item:
     def is_recurring(self) -> bool:
         return "Recurrence" in self.props
 
-    def touch(self, seq: int) -> None:
+    def touch(self, seq: int, changed: frozenset[str] = frozenset()) -> None:
         self.change_key = new_change_key()
         self.modified = datetime.now(UTC).replace(microsecond=0)
         self.modified_seq = seq
+        self.history.append((self.change_key, changed))
+        del self.history[:-50]  # like Exchange, only recent versions are remembered
+
+    def changed_since(self, change_key: str) -> frozenset[str] | None:
+        """The properties changed after the version ``change_key`` named (None: a version not remembered)."""
+        keys = [key for key, _ in self.history]
+        if change_key not in keys:
+            return None
+        return frozenset().union(*(names for _, names in self.history[keys.index(change_key) + 1 :]))
 
     def copy_props(self) -> dict[str, Element]:
         return {name: copy.deepcopy(element) for name, element in self.props.items()}

@@ -5,7 +5,7 @@ from several threads: uvicorn's loop, and the control API called from a test's t
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -275,10 +275,11 @@ class EwsState:
             self.log(Change(seq, "Created", item.mailbox, item.folder_id, item_id=item.id))
             return item
 
-    def touch(self, item: Item) -> None:
-        """Record a change of ``item`` (a new ChangeKey, a sync Update, a ModifiedEvent)."""
+    def touch(self, item: Item, changed: Iterable[str] = ()) -> None:
+        """Record a change of ``item`` (a new ChangeKey, a sync Update, a ModifiedEvent); ``changed`` names
+        the properties it changed."""
         with self.lock:
-            item.touch(self.next_seq())
+            item.touch(self.next_seq(), frozenset(changed))
             self.log(Change(item.modified_seq, "Modified", item.mailbox, item.folder_id, item_id=item.id))
 
     def seed_events(self, folder_id: str, elements: list[Element]) -> list[Item]:

@@ -133,8 +133,33 @@ def _pattern(item: Item) -> tuple[str, ...]:
     )
 
 
+def _updated(updates: Element | None) -> frozenset[str]:
+    """The properties an ``Updates`` element changes (extended properties count as one)."""
+    names = set()
+    for change in [] if updates is None else updates:
+        path = (
+            next((c for c in change if isinstance(c.tag, str)), None) if isinstance(change.tag, str) else None
+        )
+        if path is not None:
+            uri = path.get("FieldURI")
+            names.add(field_name(uri) if uri else "ExtendedProperty")
+    return frozenset(names)
+
+
+def _conflict(target: Target, change_key: str | None, mode: str, names: frozenset[str]) -> bool:
+    """Whether an update sent with ``change_key`` is refused (ConflictResolution ``mode``): AlwaysOverwrite
+    never; NeverOverwrite whenever the key is stale; AutoResolve when a property it sets changed since that
+    version (or the version is not remembered), as Exchange merges changes to different properties."""
+    if not change_key or change_key == target.change_key or mode == "AlwaysOverwrite":
+        return False
+    if mode == "NeverOverwrite" or target.original is not None:
+        return True
+    since = target.item.changed_since(change_key)
+    return since is None or bool(since & names)
+
+
 def update_item(state: EwsState, me: Mailbox, request: Element) -> Element:
-    overwrite = request.get("ConflictResolution", "AutoResolve") == "AlwaysOverwrite"
+    mode = request.get("ConflictResolution", "AutoResolve")
     messages = []
     for change in children_of(request.find(m("ItemChanges"))):
         try:
@@ -145,13 +170,14 @@ def update_item(state: EwsState, me: Mailbox, request: Element) -> Element:
             with state.lock:
                 target = resolve(state, me, ref)
                 _writable(state.folders[target.item.folder_id])
-                if ref.change_key and ref.change_key != target.change_key and not overwrite:
+                updates = change.find(t("Updates"))
+                names = _updated(updates)
+                if _conflict(target, ref.change_key, mode, names):
                     raise OperationError(
                         "ErrorIrresolvableConflict",
                         "The send or update operation could not be performed because the change key passed "
                         "in the request does not match the current change key for the item.",
                     )
-                updates = change.find(t("Updates"))
                 had = target.exception
                 before = _pattern(target.item)
                 _apply(target, updates if updates is not None else new(t("Updates")))
@@ -166,7 +192,7 @@ def update_item(state: EwsState, me: Mailbox, request: Element) -> Element:
                     if had is None:
                         state.register_exception(target.item, exception)
                     exception.change_key = new_change_key()
-                state.touch(target.item)
+                state.touch(target.item, names if target.original is None else {"ModifiedOccurrences"})
                 ident = (
                     (exception.id, exception.change_key)
                     if exception is not None
@@ -197,7 +223,7 @@ def delete_item(state: EwsState, me: Mailbox, request: Element) -> Element:
                     if exception is not None:
                         state.occurrence_index.pop(exception.id, None)
                     target.item.deleted.add(target.original)
-                    state.touch(target.item)
+                    state.touch(target.item, {"DeletedOccurrences"})
                 elif move:
                     state.move_item(target.item.id, state.distinguished(me, "deleteditems").id)
                 else:
