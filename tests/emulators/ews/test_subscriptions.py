@@ -152,3 +152,22 @@ def test_push_subscription_to_an_unreachable_url_ends_after_repeated_failures(
                 break
             time.sleep(0.02)
     assert subscription_id not in emulator.state.subscriptions
+
+
+def test_streaming_subscription_delivers_events_on_an_open_connection(
+    emulator: RunningEmulator, box: Box
+) -> None:
+    account = connect(emulator, box)
+    calendar = account.calendar
+    subscription_id = calendar.subscribe_to_streaming()
+    made: list[str] = []
+    # the change happens while the connection is open, from another thread (another client)
+    timer = threading.Timer(0.3, lambda: made.append(seed(emulator, box, "Streamed")))
+    timer.start()
+    notes = list(
+        calendar.get_streaming_events(subscription_id, connection_timeout=1, max_notifications_returned=1)
+    )
+    timer.join()
+    assert [(type(e).__name__, e.item_id.id) for n in notes for e in n.events] == [("CreatedEvent", made[0])]
+    assert notes[0].subscription_id == subscription_id
+    assert calendar.unsubscribe(subscription_id) is True

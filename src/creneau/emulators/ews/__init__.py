@@ -12,7 +12,7 @@ Modules: ``soap`` (envelopes, faults), ``ntlm`` and ``auth`` (NTLMv2 and Basic),
 folders, items, ids and times), ``recurrence``, ``state``, ``shapes`` (response shapes, ids), ``folders``
 (GetFolder, FindFolder, SyncFolderHierarchy), ``render``, ``items`` (GetItem, FindItem), ``writes``
 (CreateItem, UpdateItem, DeleteItem), ``restriction``, ``sync`` (SyncFolderItems), ``timezones`` and
-``availability`` (GetServerTimeZones, GetUserAvailability), ``subscriptions`` (Subscribe, GetEvents,
+``availability`` (GetServerTimeZones, GetUserAvailability), ``subscriptions`` (Subscribe, GetEvents, GetStreamingEvents,
 Unsubscribe, push delivery), ``mime`` (MimeContent as iCalendar),
 ``autodiscover``, ``faults``, ``seed`` and ``control`` (``/_emulator/``), ``server``.
 See docs/providers/exchange.md.

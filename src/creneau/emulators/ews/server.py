@@ -13,7 +13,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from creneau.emulators.ews import (
@@ -105,6 +105,8 @@ async def ews(request: Request) -> Response:
                 "ErrorImpersonateUserDenied",
                 "The account does not have permission to impersonate the requested user.",
             )
+        if local(operation) == "GetStreamingEvents":  # a connection kept open, one envelope per batch
+            return StreamingResponse(subscriptions.stream(state, who, operation), media_type=_XML)
         handler = OPERATIONS.get(local(operation))
         if handler is None:
             raise SoapFault(

@@ -1,4 +1,4 @@
-"""Subscribe (pull and push), GetEvents, Unsubscribe, and the delivery of push notifications.
+"""Subscribe (pull, push, streaming), GetEvents, GetStreamingEvents, Unsubscribe, and push delivery.
 
 Watermarks point into the mailbox event log (``EwsState.changes``). A pull subscription answers GetEvents
 with the events after a watermark (a ``StatusEvent`` when there are none); a push subscription has the events
@@ -7,10 +7,12 @@ POSTed to its URL as ``SendNotification`` from a background thread, and ends whe
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import threading
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -52,7 +54,7 @@ _KINDS = {
 class Subscription:
     id: str
     mailbox: str
-    kind: str  # "pull" | "push"
+    kind: str  # "pull" | "push" | "streaming"
     folders: frozenset[str] | None  # None: all folders
     event_types: frozenset[str]
     watermark: int
@@ -123,11 +125,19 @@ def pending(state: EwsState, subscription: Subscription) -> list[Change]:
 
 
 def subscribe(state: EwsState, me: Mailbox, request: Element) -> Element:
-    pull = request.find(m("PullSubscriptionRequest"))
-    push = request.find(m("PushSubscriptionRequest"))
-    spec = pull if pull is not None else push
-    if spec is None:
-        raise SoapFault("ErrorSchemaValidation", "The request failed schema validation: only pull and push.")
+    kinds = {
+        "pull": "PullSubscriptionRequest",
+        "push": "PushSubscriptionRequest",
+        "streaming": "StreamingSubscriptionRequest",
+    }
+    found = [(kind, request.find(m(tag))) for kind, tag in kinds.items()]
+    given = [(kind, spec) for kind, spec in found if spec is not None]
+    if len(given) != 1:
+        raise SoapFault(
+            "ErrorSchemaValidation", "The request failed schema validation: one subscription request."
+        )
+    kind, spec = given[0]
+    push = spec if kind == "push" else None
     try:
         with state.lock:
             folders: frozenset[str] | None = None
@@ -144,7 +154,7 @@ def subscribe(state: EwsState, me: Mailbox, request: Element) -> Element:
             subscription = Subscription(
                 id=base64.b64encode(uuid.uuid4().bytes + b"\x10\x00").decode(),
                 mailbox=me.email.casefold(),
-                kind="pull" if pull is not None else "push",
+                kind=kind,
                 folders=folders,
                 event_types=types,
                 watermark=start,
@@ -161,7 +171,8 @@ def subscribe(state: EwsState, me: Mailbox, request: Element) -> Element:
         return response("Subscribe", [error("Subscribe", exc)])
     message = success("Subscribe")
     sub(message, m("SubscriptionId"), subscription.id)
-    sub(message, m("Watermark"), encode_watermark(subscription.watermark))
+    if subscription.kind != "streaming":
+        sub(message, m("Watermark"), encode_watermark(subscription.watermark))
     return response("Subscribe", [message])
 
 
@@ -202,6 +213,61 @@ def unsubscribe(state: EwsState, me: Mailbox, request: Element) -> Element:
     except OperationError as exc:
         return response("Unsubscribe", [error("Unsubscribe", exc)])
     return response("Unsubscribe", [success("Unsubscribe")])
+
+
+def _streaming_message(connection: str | None = None, notes: list[Element] | None = None) -> bytes:
+    message = success("GetStreamingEvents")
+    if notes:
+        container = sub(message, m("Notifications"))
+        for note in notes:
+            container.append(note)
+    if connection:
+        sub(message, m("ConnectionStatus"), connection)
+    return envelope(response("GetStreamingEvents", [message]))
+
+
+async def stream(state: EwsState, me: Mailbox, request: Element) -> AsyncIterator[bytes]:
+    """GetStreamingEvents: one SOAP envelope per batch of events on a connection kept open for
+    ``ConnectionTimeout`` minutes (1-30), then ``ConnectionStatus`` Closed; ``OK`` every 30 s meanwhile."""
+    try:
+        minutes = int(text_of(request, "m:ConnectionTimeout", "") or "")
+    except ValueError:
+        minutes = 0
+    ids = [(e.text or "").strip() for e in request.iter(t("SubscriptionId"))]
+    try:
+        if not 1 <= minutes <= 30:
+            raise OperationError(
+                "ErrorInvalidArgument", "ConnectionTimeout must be between 1 and 30 minutes."
+            )
+        with state.lock:
+            subs = [_own(state, me, i, "streaming") for i in ids]
+        if not subs:
+            raise OperationError("ErrorSubscriptionNotFound", "The specified subscription was not found.")
+    except OperationError as exc:
+        yield envelope(response("GetStreamingEvents", [error("GetStreamingEvents", exc)]))
+        return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + minutes * 60
+    next_ok = loop.time() + 30
+    yield _streaming_message("OK")
+    while loop.time() < deadline:
+        with state.lock:
+            notes = []
+            for subscription in subs:
+                changes = pending(state, subscription)
+                if changes:
+                    note = notification(state, subscription, changes)
+                    for name in ("PreviousWatermark", "MoreEvents"):  # not in streaming notifications
+                        for extra in note.findall(t(name)):
+                            note.remove(extra)
+                    notes.append(note)
+        if notes:
+            yield _streaming_message(notes=notes)
+        elif loop.time() >= next_ok:
+            yield _streaming_message("OK")
+            next_ok = loop.time() + 30
+        await asyncio.sleep(0.05)
+    yield _streaming_message("Closed")
 
 
 class PushNotifier:
