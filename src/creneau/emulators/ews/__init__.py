@@ -10,11 +10,11 @@ Stateful, in memory, served by uvicorn on 127.0.0.1 from a background thread::
 
 Modules: ``soap`` (envelopes, faults), ``ntlm`` and ``auth`` (NTLMv2 and Basic), ``model`` (mailboxes,
 folders, items, ids and times), ``recurrence``, ``state``, ``shapes`` (response shapes, ids), ``folders``
-(GetFolder, FindFolder, SyncFolderHierarchy), ``render``, ``items`` (GetItem, FindItem), ``writes``
-(CreateItem, UpdateItem, DeleteItem), ``restriction``, ``sync`` (SyncFolderItems), ``timezones`` and
-``availability`` (GetServerTimeZones, GetUserAvailability), ``subscriptions`` (Subscribe, GetEvents, GetStreamingEvents,
-Unsubscribe, push delivery), ``mime`` (MimeContent as iCalendar),
-``autodiscover``, ``faults``, ``seed`` and ``control`` (``/_emulator/``), ``server``.
+(GetFolder, FindFolder, SyncFolderHierarchy), ``render``, ``items`` (GetItem, FindItem), ``props`` and
+``writes`` (CreateItem, UpdateItem, DeleteItem), ``restriction``, ``sync`` (SyncFolderItems),
+``timezones`` and ``availability`` (GetServerTimeZones, GetUserAvailability), ``subscriptions``
+(Subscribe, GetEvents, GetStreamingEvents, Unsubscribe, push delivery), ``mime`` (MimeContent as
+iCalendar), ``autodiscover``, ``faults``, ``seed`` and ``control`` (``/_emulator/``), ``server``.
 See docs/providers/exchange.md.
 """
 
