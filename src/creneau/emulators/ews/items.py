@@ -135,6 +135,9 @@ def get_item(state: EwsState, me: Mailbox, request: Element) -> Element:
     return response("GetItem", messages)
 
 
+FIND_COUNT_LIMIT = 1000
+
+
 def find_item(state: EwsState, me: Mailbox, request: Element) -> Element:
     wanted = shape(request.find(m("ItemShape")))
     restriction = request.find(m("Restriction"))
@@ -157,6 +160,8 @@ def find_item(state: EwsState, me: Mailbox, request: Element) -> Element:
         elif view is not None and view.get("MaxEntriesReturned"):
             # a calendar view does not page: the first entries, and IncludesLastItemInRange false
             limit = int(view.get("MaxEntriesReturned") or "1000")
+        # Exchange's default throttling policy (EWSFindCountLimit) answers at most 1000 entries a call
+        limit = max(1, min(limit, FIND_COUNT_LIMIT))
         page = found[offset : offset + limit]
         message = success("FindItem")
         last = offset + len(page) >= len(found)
