@@ -18,32 +18,39 @@ from typing import Any
 import certifi
 import dns.resolver
 import requests
-from dnslib import QTYPE, RCODE, RR, A, DNSRecord  # type: ignore[import-untyped]
+from dnslib import QTYPE, RCODE, RR, SRV, A, DNSRecord  # type: ignore[import-untyped]
 from dnslib.server import BaseResolver, DNSHandler, DNSServer  # type: ignore[import-untyped]
 from urllib3.util import parse_url
 
 
 class _Zone(BaseResolver):  # type: ignore[misc]
-    def __init__(self, hosts: dict[str, str]) -> None:
+    def __init__(self, hosts: dict[str, str], services: dict[str, tuple[str, int]]) -> None:
         self.hosts = {name.rstrip(".").casefold(): ip for name, ip in hosts.items()}
+        self.services = {name.rstrip(".").casefold(): target for name, target in services.items()}
         self.queries: list[str] = []
 
     def resolve(self, request: DNSRecord, handler: DNSHandler) -> DNSRecord:
         reply = request.reply()
         name = str(request.q.qname).rstrip(".").casefold()
         self.queries.append(f"{QTYPE[request.q.qtype]} {name}")
-        ip = self.hosts.get(name)
+        ip, service = self.hosts.get(name), self.services.get(name)
         if ip is not None and request.q.qtype == QTYPE.A:
             reply.add_answer(RR(request.q.qname, QTYPE.A, rdata=A(ip), ttl=60))
-        elif ip is None:
+        elif service is not None and request.q.qtype == QTYPE.SRV:
+            target, port = service
+            reply.add_answer(RR(request.q.qname, QTYPE.SRV, rdata=SRV(0, 0, port, target), ttl=60))
+        elif ip is None and service is None:
             reply.header.rcode = RCODE.NXDOMAIN
         return reply
 
 
 @contextmanager
-def loopback_dns(hosts: dict[str, str]) -> Iterator[tuple[int, _Zone]]:
-    """A DNS server on 127.0.0.1 (a free UDP port) answering A queries for ``hosts``; NXDOMAIN otherwise."""
-    zone = _Zone(hosts)
+def loopback_dns(
+    hosts: dict[str, str], services: dict[str, tuple[str, int]] | None = None
+) -> Iterator[tuple[int, _Zone]]:
+    """A DNS server on 127.0.0.1 (a free UDP port) answering A queries for ``hosts`` and SRV queries for
+    ``services`` (name → (target, port)); NXDOMAIN otherwise."""
+    zone = _Zone(hosts, services or {})
     server = DNSServer(zone, address="127.0.0.1", port=0)
     server.start_thread()
     try:

@@ -29,6 +29,8 @@ HOSTS = {
     # fabrikam.example's autodiscover host answers plain HTTP only, with a redirect (step 3)
     "autodiscover.fabrikam.example": "127.0.0.1",
 }
+# northwind.example has neither: only an SRV record naming contoso's Autodiscover host (step 4)
+SERVICES = {"_autodiscover._tcp.northwind.example": ("autodiscover.contoso.example", 443)}
 
 
 @dataclass
@@ -55,7 +57,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     emulator.state.autodiscover_host_redirects["autodiscover.fabrikam.example"] = (
         "https://autodiscover.contoso.example/autodiscover/autodiscover.svc"
     )
-    with loopback_dns(HOSTS) as (dns_port, _zone):
+    emulator.state.add_mailbox("carol@northwind.example", "Secret3!", username="carol", domain="NORTHWIND")
+    with loopback_dns(HOSTS, SERVICES) as (dns_port, _zone):
         yield Site(
             emulator,
             dns_port,
@@ -112,6 +115,12 @@ def test_autodiscover_follows_an_http_redirect(network: Site) -> None:
     account = discover("bob@fabrikam.example", "FABRIKAM\\bob", "Secret2!")
     assert account.protocol.service_endpoint == "https://autodiscover.contoso.example/EWS/Exchange.asmx"
     assert account.primary_smtp_address == "bob@fabrikam.example"
+
+
+def test_autodiscover_finds_the_server_from_an_srv_record(network: Site) -> None:
+    account = discover("carol@northwind.example", "NORTHWIND\\carol", "Secret3!")
+    assert account.protocol.service_endpoint == "https://autodiscover.contoso.example/EWS/Exchange.asmx"
+    assert account.calendar.name == "Calendar"
 
 
 def test_autodiscover_follows_an_address_redirect(network: Site) -> None:
