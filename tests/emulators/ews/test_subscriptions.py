@@ -21,8 +21,8 @@ from starlette.routing import Route
 
 from creneau.emulators.ews import RunningEmulator
 from creneau.serving import serve_in_thread
+from tests.emulators.ews.client import connect, control
 from tests.emulators.ews.conftest import HTTP, Box
-from tests.emulators.ews.test_exchangelib_fidelity import connect, control
 
 
 def seed(emulator: RunningEmulator, box: Box, subject: str) -> str:
