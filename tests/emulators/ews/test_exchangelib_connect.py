@@ -9,6 +9,7 @@ exchangelib = pytest.importorskip("exchangelib")
 
 from exchangelib import (  # type: ignore[import-untyped]  # noqa: E402
     BASIC,
+    DELEGATE,
     NTLM,
     Account,
     Configuration,
@@ -138,3 +139,15 @@ def test_impersonating_another_mailbox_is_denied(emulator: RunningEmulator, box:
     account = Account(other.email, config=config, autodiscover=False, access_type=exchangelib.IMPERSONATION)
     with pytest.raises(exchangelib.errors.ErrorImpersonateUserDenied):
         list(account.calendar.all())
+
+
+def test_a_mailbox_that_does_not_exist(emulator: RunningEmulator, box: Box) -> None:
+    config = Configuration(
+        service_endpoint=emulator.ews_url,
+        credentials=Credentials(box.logon, box.password),
+        auth_type=NTLM,
+        retry_policy=FailFast(),
+    )
+    account = Account("nobody@contoso.example", config=config, autodiscover=False, access_type=DELEGATE)
+    with pytest.raises(exchangelib.errors.ErrorNonExistentMailbox):
+        account.calendar.name  # noqa: B018
