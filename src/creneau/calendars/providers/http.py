@@ -25,7 +25,13 @@ from creneau.calendars.providers.netguard import (
     redact,
     resolve_checked,
 )
-from creneau.errors import ProviderError, RateLimited, ServerUnreachable, TransientProviderError
+from creneau.errors import (
+    InvalidServerUrl,
+    ProviderError,
+    RateLimited,
+    ServerUnreachable,
+    TransientProviderError,
+)
 
 __all__ = [
     "MAX_REDIRECTS",
@@ -97,8 +103,8 @@ def request(
     :raises RateLimited: on 429, or 503 with Retry-After
     :raises TransientProviderError: on other 5xx answers, broken connections and redirect loops
     """
-    target = httpx.URL(str(url))
-    auth_origin = _origin(httpx.URL(str(trusted_origin or url)))
+    target = _parsed(url)
+    auth_origin = _origin(_parsed(trusted_origin or url))
     for _hop in range(MAX_REDIRECTS + 1):
         check_url(target, policy)
         send_auth = _origin(target) == auth_origin or target.scheme == "https"
@@ -115,6 +121,15 @@ def request(
         target = _redirect_target(response)
         method, content = _redirect_method(response.status_code, method, content)
     raise TransientProviderError(f"more than {MAX_REDIRECTS} redirects from {redact(url)}")
+
+
+def _parsed(url: str | httpx.URL) -> httpx.URL:
+    """``url`` as httpx reads it. A URL httpx cannot read (a stored server URL from before
+    :func:`.urls.check_server_url`, an href with a bad host) fails as the account's error, not as a crash."""
+    try:
+        return httpx.URL(str(url))
+    except (httpx.InvalidURL, ValueError) as exc:  # idna's errors are UnicodeErrors
+        raise InvalidServerUrl("the host name of the server URL is not valid") from exc
 
 
 def _origin(url: httpx.URL) -> tuple[str, str, int]:
@@ -154,7 +169,7 @@ def _reason(exc: Exception) -> str:
 def _redirect_target(response: httpx.Response) -> httpx.URL:
     try:
         return response.url.join(response.headers["location"])
-    except httpx.InvalidURL as exc:
+    except (httpx.InvalidURL, ValueError) as exc:
         raise ProviderError(f"{redact(response.url)} redirects to an invalid URL") from exc
 
 

@@ -51,7 +51,10 @@ def collection_url(url: str) -> str:
 
 
 def is_icloud(url: str) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:  # unreadable: certainly not iCloud's
+        return False
     return host == "icloud.com" or host.endswith(".icloud.com")
 
 
