@@ -203,10 +203,11 @@ def _server_url_for(ctx: EngineContext, *, provider: str, server_url: str | None
         raise ValidationFailed(exc.message_id, field="server_url", params=exc.params) from None
 
 
-def shown_server_url(account: CalendarAccount) -> str:
-    """The account's server URL as answers show it: never with a user name or password, which an account
-    connected before the URL check (:func:`check_server_url`) may still carry in its row."""
-    return without_user_info(account.server_url)
+def shown_server_url(url: str) -> str:
+    """A server URL as pages and answers show it: never with a user name or password, which an account
+    connected before the URL check (:func:`check_server_url`) may still carry in its row, and which a
+    refused URL carries when its form is shown again."""
+    return without_user_info(url)
 
 
 def _new_calendar(remote: RemoteCalendar) -> Calendar:

@@ -46,8 +46,7 @@ def _unknown_and_stray(template: str) -> tuple[list[str], bool]:
     unknown: list[str] = []
     stray = False
     for match in _TOKEN.finditer(template):
-        token = match.group(0)
-        if token in ("{{", "}}"):
+        if match.group(0) in ("{{", "}}"):
             continue
         name = match.group(1)
         if name is None:
@@ -102,15 +101,13 @@ def render_title(template: str, values: Mapping[str, str]) -> str:
     :data:`MAX_TITLE_LENGTH` characters. Never raises: what is not a placeholder stays as it is written."""
 
     def replace(match: re.Match[str]) -> str:
-        token = match.group(0)
-        if token == "{{":
-            return "{"
-        if token == "}}":
-            return "}"
+        text = match.group(0)
+        if text in ("{{", "}}"):
+            return text[0]
         name = match.group(1)
         if name in PLACEHOLDERS:
             return values.get(name, "")
-        return token
+        return text
 
     title = _TOKEN.sub(replace, template)
     if len(title) > MAX_TITLE_LENGTH:

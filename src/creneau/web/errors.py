@@ -142,7 +142,7 @@ SERVICE_MESSAGES = (
     N_("the slot's start must carry its time zone"),
 )
 
-# Server URLs (calendars/providers/urls.py) and event titles (scheduling/titles.py), refused as ValidationFailed.
+# Server URLs (calendars/providers/urls.py) and event titles (scheduling/titles.py): ValidationFailed.
 URL_AND_TITLE_MESSAGES = (
     N_("the server URL may be at most %(max)s characters long"),
     N_("the server URL may not contain spaces or control characters"),

@@ -127,9 +127,11 @@ def _parsed(url: str | httpx.URL) -> httpx.URL:
     """``url`` as httpx reads it. A URL httpx cannot read (a stored server URL from before
     :func:`.urls.check_server_url`, an href with a bad host) fails as the account's error, not as a crash."""
     try:
-        return httpx.URL(str(url))
+        parsed = httpx.URL(str(url))
+        _ = parsed.host  # decodes an "xn--" name, which fails for bad punycode
     except (httpx.InvalidURL, ValueError) as exc:  # idna's errors are UnicodeErrors
         raise InvalidServerUrl("the host name of the server URL is not valid") from exc
+    return parsed
 
 
 def _origin(url: httpx.URL) -> tuple[str, str, int]:

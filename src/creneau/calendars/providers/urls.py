@@ -71,10 +71,10 @@ def check_server_url(raw: str) -> str:
 def _host_and_port(authority: str) -> tuple[str, int | None]:
     if authority.startswith("["):
         inside, bracket, after = authority[1:].partition("]")
-        if not bracket:
+        if not bracket or "%" in inside:  # a zone id ("%25eth0") names no host for a server
             raise InvalidServerUrl("the host name of the server URL is not valid")
         try:
-            address = ipaddress.IPv6Address(inside)  # a zone id ("%eth0") is refused too
+            address = ipaddress.IPv6Address(inside)
         except ValueError:
             raise InvalidServerUrl("the host name of the server URL is not valid") from None
         if after and not after.startswith(":"):

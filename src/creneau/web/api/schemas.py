@@ -77,7 +77,7 @@ class AccountOut(BaseModel):
             provider=account.provider,
             display_name=account.display_name,
             username=account.username,
-            server_url=shown_server_url(account),
+            server_url=shown_server_url(account.server_url),
             status=account.status,
             status_detail=account.status_detail,
             status_message=status_text(account, t),

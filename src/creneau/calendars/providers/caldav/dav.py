@@ -9,7 +9,7 @@ than the one the user typed (iCloud answers with ``pNN-caldav.icloud.com``).
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from urllib.parse import quote, unquote, urljoin, urlsplit
+from urllib.parse import SplitResult, quote, unquote, urljoin, urlsplit
 
 import httpx
 
@@ -19,6 +19,7 @@ from creneau.calendars.providers.http import NetworkPolicy, make_client, redact,
 from creneau.errors import (
     AuthExpired,
     AuthFailed,
+    InvalidServerUrl,
     NotCalDAV,
     PreconditionFailed,
     ProviderError,
@@ -32,15 +33,22 @@ APP_PASSWORD_HELP = "https://support.apple.com/en-us/102654"  # noqa: S105 - a h
 _PATH_SAFE = "/:@!$&'()*+,;=~"
 
 
+def _joined(base: str, href: str) -> SplitResult:
+    try:
+        return urlsplit(urljoin(base, href))
+    except ValueError as exc:  # "http://[::1": a stored URL from before the URL check, or a bad href
+        raise InvalidServerUrl("the host name of the server URL is not valid") from exc
+
+
 def canonical_path(base: str, href: str) -> str:
     """The path ``href`` names, relative to ``base``, percent-encoded the one way we use for ids."""
-    path = urlsplit(urljoin(base, href)).path or "/"
+    path = _joined(base, href).path or "/"
     return quote(unquote(path), safe=_PATH_SAFE)
 
 
 def absolute(base: str, href: str) -> str:
     """``href`` (a path or a URL) made absolute against ``base``, with a canonical path and no user-info."""
-    joined = urlsplit(urljoin(base, href))
+    joined = _joined(base, href)
     host = joined.netloc.rpartition("@")[2]
     return f"{joined.scheme}://{host}{canonical_path(base, href)}"
 
