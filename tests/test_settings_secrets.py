@@ -107,7 +107,7 @@ def test_secrets_from_the_environment_and_assigned_later_are_secret_too(
 ) -> None:
     monkeypatch.setenv("CRENEAU_SESSION_SECRET", SESSION)
     monkeypatch.setenv("CRENEAU_SMTP_PASSWORD", SMTP)
-    settings = Settings(var_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(var_dir=tmp_path, _env_file=None)
     assert settings.session_secret.get_secret_value() == SESSION
     settings.google_client_secret = GOOGLE  # type: ignore[assignment]  # as the demo and tests do
     assert isinstance(settings.google_client_secret, SecretStr)
@@ -117,7 +117,7 @@ def test_secrets_from_the_environment_and_assigned_later_are_secret_too(
 
 def test_production_still_refuses_missing_or_short_secrets(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="CRENEAU_SESSION_SECRET, CRENEAU_SECRET_KEYS"):
-        Settings(environment="production", var_dir=tmp_path, _env_file=None).check_production()  # type: ignore[call-arg]
+        Settings(environment="production", var_dir=tmp_path, _env_file=None).check_production()
     short = Settings(environment="production", var_dir=tmp_path, session_secret="short", secret_keys=KEY)
     with pytest.raises(ConfigurationError, match="at least 32 characters"):
         short.check_production()
