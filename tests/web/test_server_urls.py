@@ -172,7 +172,8 @@ def test_a_stored_url_with_a_password_is_never_answered(
     assert "old-secret" not in listed.text and "bob" not in listed.text
 
 
-@pytest.mark.parametrize("stored", ["http://[::1", "http://£/", "http://xn--a.com/", "http://a\x00b.com/"])
+# (A NUL byte cannot be stored on PostgreSQL; a tab can, and httpx refuses it.)
+@pytest.mark.parametrize("stored", ["http://[::1", "http://£/", "http://xn--a.com/", "http://a\tb.com/"])
 def test_an_account_stored_with_an_unreadable_url_fails_its_sync_as_a_recorded_error(
     client: TestClient, signed_in: str, runtime: Runtime, radicale: RunningServer, stored: str
 ) -> None:
