@@ -6,9 +6,14 @@ URL cannot be read fails its sync as a recorded error instead of crashing it."""
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from creneau.calendars.providers.urls import check_server_url
@@ -204,3 +209,22 @@ def test_what_passes_is_stored_in_one_readable_form() -> None:
     assert check_server_url("http://127.0.0.1:5232") == "http://127.0.0.1:5232"
     with pytest.raises(InvalidServerUrl):
         check_server_url("ftp://caldav.example.org/")
+
+
+_URL_PARTS = st.sampled_from(
+    ["http://", "https://", "", "ftp://", "[", "]", "::1", "@", ":", "/", "?", "#", "%", ".", "-", "xn--"]
+)
+
+
+@hypothesis_settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(_URL_PARTS, st.text(max_size=8)), max_size=8).map("".join))
+def test_whatever_is_typed_is_refused_clearly_or_readable_by_every_url_parser(typed: str) -> None:
+    try:
+        url = check_server_url(typed)
+    except InvalidServerUrl as exc:
+        assert exc.message_id  # a message for people; nothing else escapes
+        return
+    parsed = httpx.URL(url)
+    assert parsed.scheme in ("http", "https") and parsed.host and not parsed.userinfo
+    assert urlsplit(url).hostname is not None and urlsplit(url).port == parsed.port
+    assert check_server_url(url) == url  # stored once, read again the same
