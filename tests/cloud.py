@@ -20,6 +20,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 from fastapi import FastAPI
+from pydantic import SecretStr
 
 from creneau.config import Settings
 from creneau.emulators import google as google_emulator
@@ -49,12 +50,12 @@ def point_settings_at(
     settings: Settings, google: google_emulator.RunningEmulator, graph: graph_emulator.RunningEmulator
 ) -> Settings:
     """Both OAuth applications and APIs on the emulators (what ``make demo`` configures too)."""
-    settings.google_client_id, settings.google_client_secret = CLIENT_ID, CLIENT_SECRET
+    settings.google_client_id, settings.google_client_secret = CLIENT_ID, SecretStr(CLIENT_SECRET)
     settings.google_authorize_url = f"{google.url}/o/oauth2/v2/auth"
     settings.google_token_url = f"{google.url}/token"
     settings.google_revoke_url = f"{google.url}/revoke"
     settings.google_api_url = google.api_url
-    settings.microsoft_client_id, settings.microsoft_client_secret = CLIENT_ID, CLIENT_SECRET
+    settings.microsoft_client_id, settings.microsoft_client_secret = CLIENT_ID, SecretStr(CLIENT_SECRET)
     settings.microsoft_login_url = graph.url
     settings.microsoft_graph_url = graph.graph_url
     return settings

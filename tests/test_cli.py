@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from cryptography.fernet import Fernet
+from pydantic import SecretStr
 from sqlalchemy import select
 
 from creneau.calendars.secrets import Vault
@@ -23,7 +24,10 @@ from tests.servers import RunningServer, start_radicale
 @pytest.fixture
 def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in ("environment", "database_url", "session_secret", "secret_keys"):
-        monkeypatch.setenv(f"CRENEAU_{name.upper()}", str(getattr(settings, name)))
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        monkeypatch.setenv(f"CRENEAU_{name.upper()}", str(value))
     monkeypatch.setenv("CRENEAU_VAR_DIR", str(settings.var_dir))
     monkeypatch.setenv("CRENEAU_ALLOWED_PRIVATE_NETWORKS", "127.0.0.0/8")
     get_settings.cache_clear()
@@ -100,7 +104,7 @@ def test_rotate_keys_reencrypts_with_the_new_key(
 ) -> None:
     connect(runtime, researcher, server)
     new_key = Fernet.generate_key().decode()
-    monkeypatch.setenv("CRENEAU_SECRET_KEYS", f"{new_key},{settings.secret_keys}")
+    monkeypatch.setenv("CRENEAU_SECRET_KEYS", f"{new_key},{settings.secret_keys.get_secret_value()}")
     get_settings.cache_clear()
     result = CliRunner().invoke(main, ["rotate-keys"])
     assert result.exit_code == 0, result.output

@@ -12,26 +12,31 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from creneau.errors import ConfigurationError
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CRENEAU_", env_file=".env", extra="ignore")
+    # validate_assignment: a secret assigned later (tests, the demo's cloud settings) is a SecretStr too.
+    model_config = SettingsConfigDict(
+        env_prefix="CRENEAU_", env_file=".env", extra="ignore", validate_assignment=True
+    )
 
     environment: Literal["development", "test", "production"] = "development"
     var_dir: Path = Path("var")
-    database_url: str = ""  # empty: SQLite file var/creneau.sqlite3
+    database_url: SecretStr = SecretStr("")  # empty: SQLite file var/creneau.sqlite3; may hold a password
     # PostgreSQL connections per process: web requests, sync workers and booking bursts share them.
     database_pool_size: int = Field(default=10, ge=1, le=200)
     database_max_overflow: int = Field(default=30, ge=0, le=500)
 
     # Secrets. session_secret signs the session cookie; secret_keys encrypt credentials at rest
-    # (Fernet keys, comma-separated, the first one encrypts, all of them decrypt: rotation).
-    session_secret: str = ""
-    secret_keys: str = ""
+    # (Fernet keys, comma-separated, the first one encrypts, all of them decrypt: rotation). Every secret is a
+    # SecretStr: repr(), str(), model_dump_json(), tracebacks and logs show "**********"; readers call
+    # .get_secret_value().
+    session_secret: SecretStr = SecretStr("")
+    secret_keys: SecretStr = SecretStr("")
 
     base_url: str = "http://127.0.0.1:8000"
     # Seconds an idle HTTP connection stays open (`creneau serve`): longer than a reverse proxy keeps its
@@ -68,27 +73,27 @@ class Settings(BaseSettings):
     smtp_host: str = ""
     smtp_port: int = Field(default=25, ge=1, le=65535)
     smtp_username: str = ""
-    smtp_password: str = ""
+    smtp_password: SecretStr = SecretStr("")
     smtp_security: Literal["none", "starttls", "tls"] = "none"
     mail_sender: str = "creneau <creneau@localhost>"
 
     # OAuth accounts (docs/providers/google.md, msgraph.md). An empty client id hides that Connect button.
     # The URLs are Google's and Microsoft's; the demo and the tests point them at the local emulators.
     google_client_id: str = ""
-    google_client_secret: str = ""
+    google_client_secret: SecretStr = SecretStr("")
     google_authorize_url: str = "https://accounts.google.com/o/oauth2/v2/auth"
     google_token_url: str = "https://oauth2.googleapis.com/token"  # noqa: S105 (a URL)
     google_revoke_url: str = "https://oauth2.googleapis.com/revoke"
     google_api_url: str = "https://www.googleapis.com/calendar/v3"
     microsoft_client_id: str = ""
-    microsoft_client_secret: str = ""
+    microsoft_client_secret: SecretStr = SecretStr("")
     microsoft_login_url: str = "https://login.microsoftonline.com"  # + /{tenant}/oauth2/v2.0/...
     microsoft_office365_tenant: str = "organizations"  # or "common", or one tenant's id
     microsoft_graph_url: str = "https://graph.microsoft.com/v1.0"
     oauth_refresh_margin_seconds: int = Field(default=300, ge=0, le=3000)  # refresh this long before expiry
     # The old Google integration (one calendar, its own OAuth app) while researchers move off it.
     legacy_google_client_id: str = ""  # empty: the new integration's client
-    legacy_google_client_secret: str = ""
+    legacy_google_client_secret: SecretStr = SecretStr("")
     legacy_google_removal_date: date | None = None  # from this day the old connection is no longer used
 
     # Push notifications: creneau's public HTTPS address as Google and Microsoft reach it. Empty: poll.
@@ -134,22 +139,23 @@ class Settings(BaseSettings):
 
     @property
     def effective_database_url(self) -> str:
-        if self.database_url:
-            return self.database_url
+        if url := self.database_url.get_secret_value():
+            return url
         return f"sqlite:///{(self.var_dir / 'creneau.sqlite3').resolve()}"
 
     def check_production(self) -> None:
         """:raises ConfigurationError: when a secret is missing outside development."""
         if self.is_development:
             return
-        missing = [name for name in ("session_secret", "secret_keys") if not getattr(self, name)]
+        secrets = {"session_secret": self.session_secret, "secret_keys": self.secret_keys}
+        missing = [name for name, value in secrets.items() if not value.get_secret_value()]
         if missing:
             names = ", ".join(f"CRENEAU_{n.upper()}" for n in missing)
             raise ConfigurationError(
                 f"{names} must be set outside development (CRENEAU_ENVIRONMENT={self.environment}); "
                 "see docs/configuration.md for how to generate them"
             )
-        if len(self.session_secret) < 32:
+        if len(self.session_secret.get_secret_value()) < 32:
             raise ConfigurationError("CRENEAU_SESSION_SECRET must be at least 32 characters long")
 
 

@@ -15,6 +15,7 @@
         ├── ServerUnreachable         DNS failure, refused connection, TLS error, timeout
         ├── NotCalDAV                 the URL answers, but not as a CalDAV server
         ├── AddressForbidden          the URL resolves to a network we refuse to reach (SSRF guard)
+        ├── InvalidServerUrl          the URL cannot be read: bad host name, port, user info, control chars
         ├── RateLimited(retry_after)  429 / 503 with Retry-After
         ├── PreconditionFailed        an etag / If-Match no longer matches
         ├── RemoteNotFound            the calendar or event is gone on the server
@@ -102,6 +103,19 @@ class NotCalDAV(ProviderError):
 
 class AddressForbidden(ProviderError):
     code = "address_forbidden"
+
+
+class InvalidServerUrl(ProviderError):
+    """A server URL that cannot be used as it is written. Like :class:`ValidationFailed`, ``message_id`` is an
+    English message id filled from ``params`` when shown; the connect paths turn it into a
+    ``ValidationFailed`` on ``server_url``, a sync records it as the account's error."""
+
+    code = "invalid_url"
+
+    def __init__(self, message: str, *, params: dict[str, object] | None = None) -> None:
+        super().__init__(message % params if params else message)
+        self.message_id = message
+        self.params = params or {}
 
 
 class RateLimited(ProviderError):

@@ -64,8 +64,8 @@ def session_secret(settings: Settings) -> str:
     :raises ConfigurationError: outside development when the secret is missing or short.
     """
     settings.check_production()
-    if settings.session_secret:
-        return settings.session_secret
+    if configured := settings.session_secret.get_secret_value():
+        return configured
     path = settings.var_dir / "dev-session.key"
     if path.exists():
         return path.read_text().strip()

@@ -43,7 +43,7 @@ def _signed_in(client: TestClient) -> bool:
 
 
 def _session_id(settings: Settings, cookie: str) -> str:
-    payload = TimestampSigner(settings.session_secret).unsign(cookie.encode())
+    payload = TimestampSigner(settings.session_secret.get_secret_value()).unsign(cookie.encode())
     sid = json.loads(b64decode(payload))["sid"]
     assert isinstance(sid, str)
     return sid

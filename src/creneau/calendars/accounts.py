@@ -8,7 +8,6 @@ does, so a failure anywhere stores nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -19,7 +18,8 @@ from creneau.calendars.oauth import TokenSet, connector_of, is_oauth
 from creneau.calendars.oauth.tokens import revoke
 from creneau.calendars.providers import open_provider
 from creneau.calendars.providers.base import Connection, RemoteCalendar
-from creneau.errors import CreneauError, NotFound, ValidationFailed
+from creneau.calendars.providers.urls import check_server_url, without_user_info
+from creneau.errors import CreneauError, InvalidServerUrl, NotFound, ValidationFailed
 from creneau.store.models import Calendar, CalendarAccount, CalendarSyncState, SyncedEvent
 
 PROVIDER_LABELS = {
@@ -197,12 +197,17 @@ def _server_url_for(ctx: EngineContext, *, provider: str, server_url: str | None
     url = (server_url or "").strip()
     if not url:
         raise ValidationFailed("a server URL is required", field="server_url")
-    if "://" not in url:
-        url = "https://" + url
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationFailed("the server URL must start with https:// or http://", field="server_url")
-    return url
+    try:
+        return check_server_url(url)
+    except InvalidServerUrl as exc:
+        raise ValidationFailed(exc.message_id, field="server_url", params=exc.params) from None
+
+
+def shown_server_url(url: str) -> str:
+    """A server URL as pages and answers show it: never with a user name or password, which an account
+    connected before the URL check (:func:`check_server_url`) may still carry in its row, and which a
+    refused URL carries when its form is shown again."""
+    return without_user_info(url)
 
 
 def _new_calendar(remote: RemoteCalendar) -> Calendar:

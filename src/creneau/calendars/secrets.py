@@ -49,7 +49,7 @@ def generate_key() -> str:
 
 
 def vault_from_settings(settings: Settings) -> Vault:
-    keys = [k.strip() for k in settings.secret_keys.split(",") if k.strip()]
+    keys = [k.strip() for k in settings.secret_keys.get_secret_value().split(",") if k.strip()]
     if not keys:
         settings.check_production()  # raises outside development
         keys = [_development_key(settings.var_dir)]

@@ -38,7 +38,7 @@ def mail_settings(settings: Settings) -> MailSettings | None:
         host=settings.smtp_host,
         port=settings.smtp_port,
         username=settings.smtp_username,
-        password=settings.smtp_password,
+        password=settings.smtp_password.get_secret_value(),
         security=settings.smtp_security,
         sender=settings.mail_sender,
         timeout=settings.http_timeout_seconds,

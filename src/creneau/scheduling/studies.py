@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from creneau.errors import NotFound, ValidationFailed
 from creneau.scheduling.rules import DEFAULT_AVAILABILITY
+from creneau.scheduling.titles import check_template, render_title
 from creneau.scheduling.workspaces import require_member
 from creneau.store.models import (
     Calendar,
@@ -229,8 +230,7 @@ def update_settings(
         raise ValidationFailed("choose remote or in person", field="location_kind")
     if settings.location_kind == "in_person" and not settings.address.strip():
         raise ValidationFailed("give the address of an in-person session", field="address")
-    title = settings.event_title.strip() or "{study} — {first_name}"
-    _check_title(title)
+    title = check_template(settings.event_title)
     if settings.max_per_day is not None:
         _bounded(settings.max_per_day, 1, 100, "max_per_day")
 
@@ -240,7 +240,7 @@ def update_settings(
     study_session.destination_calendar_id = settings.destination_calendar_id
     if settings.destination_calendar_id is not None:
         study_session.destination_lost = False
-    study_session.event_title = title[:300]
+    study_session.event_title = title
     study_session.duration_minutes = _bounded(settings.duration_minutes, 5, 12 * 60, "duration_minutes")
     study_session.location_kind = settings.location_kind
     study_session.address = settings.address.strip()[:2000]
@@ -265,21 +265,18 @@ def update_settings(
     return study_session
 
 
-def _check_title(title: str) -> None:
-    try:
-        title.format(study="", session="", first_name="", name="")
-    except (KeyError, IndexError, ValueError):
-        raise ValidationFailed(
-            "the title may use {study}, {session}, {first_name} and {name} only", field="event_title"
-        ) from None
-
-
 def event_title(study_session: StudySession, *, participant_name: str) -> str:
     """The calendar event's title, from the session's template (privacy: the researcher chooses what
     shows)."""
     first = participant_name.strip().split(" ")[0] if participant_name.strip() else ""
-    return study_session.event_title.format(
-        study=study_session.study.name, session=study_session.name, first_name=first, name=participant_name
+    return render_title(
+        study_session.event_title,
+        {
+            "study": study_session.study.name,
+            "session": study_session.name,
+            "first_name": first,
+            "name": participant_name,
+        },
     )
 
 

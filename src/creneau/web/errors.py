@@ -58,6 +58,10 @@ PROVIDER_MESSAGES: Mapping[str, str] = {
     "unreachable": N_("Could not reach the server (check the address, or the server is down)."),
     "not_caldav": N_("This address answers but is not a CalDAV server."),
     "address_forbidden": N_("This address points into a private network, which this creneau does not allow."),
+    "invalid_url": N_(
+        "The server address cannot be read (its host name or port is not valid). Delete the account and "
+        "connect it again with the right address."
+    ),
     "rate_limited": N_("The server asks us to slow down; try again in a few minutes."),
     "precondition_failed": N_("The event changed on the server meanwhile; try again."),
     "remote_not_found": N_("The calendar or event no longer exists on the server."),
@@ -140,6 +144,26 @@ SERVICE_MESSAGES = (
     N_("the slot's start must carry its time zone"),
 )
 
+# Server URLs (calendars/providers/urls.py) and event titles (scheduling/titles.py): ValidationFailed.
+URL_AND_TITLE_MESSAGES = (
+    N_("the server URL may be at most %(max)s characters long"),
+    N_("the server URL may not contain spaces or control characters"),
+    N_("the server URL may not contain a username or password: type them in their own fields"),
+    N_("the server URL has no host name"),
+    N_("the host name of the server URL is not valid"),
+    N_("the port of the server URL must be a number from 1 to 65535"),
+    N_("the title may be at most %(max)s characters long"),
+    N_("the title may not contain line breaks or control characters"),
+    N_(
+        "unknown placeholder in the title: %(names)s; the title may use {study}, {session}, "
+        "{first_name} and {name} only"
+    ),
+    N_(
+        "write a brace of the title twice ({{ or }}) unless it surrounds {study}, {session}, "
+        "{first_name} or {name}"
+    ),
+)
+
 LINK_MESSAGES: Mapping[str, str] = {
     "tampered": N_("This link is not valid. Use the link of the latest email you received."),
     "replaced": N_(
@@ -154,6 +178,7 @@ _PROVIDER_STATUS: Mapping[str, int] = {
     "auth_expired": 422,
     "not_caldav": 422,
     "address_forbidden": 422,
+    "invalid_url": 422,
     "precondition_failed": 409,
     "rate_limited": 503,
     "remote_not_found": 502,
@@ -163,6 +188,7 @@ _PROVIDER_FIELD: Mapping[str, str] = {
     "auth_expired": "password",
     "not_caldav": "server_url",
     "address_forbidden": "server_url",
+    "invalid_url": "server_url",
     "unreachable": "server_url",
 }
 

@@ -32,7 +32,7 @@ class OAuthApp:
     connector: str
     provider: str  # registry kind of calendars/providers
     client_id: str
-    client_secret: str
+    client_secret: str = field(repr=False)  # never in logs or tracebacks
     authorize_url: str
     token_url: str
     revoke_url: str | None
@@ -71,7 +71,7 @@ def oauth_apps(settings: Settings) -> dict[str, OAuthApp]:
         apps["google"] = OAuthApp(
             connector="google",
             client_id=settings.google_client_id,
-            client_secret=settings.google_client_secret,
+            client_secret=settings.google_client_secret.get_secret_value(),
             **google,  # type: ignore[arg-type]
         )
     legacy_id = settings.legacy_google_client_id or settings.google_client_id
@@ -79,9 +79,9 @@ def oauth_apps(settings: Settings) -> dict[str, OAuthApp]:
         apps["google_legacy"] = OAuthApp(
             connector="google_legacy",
             client_id=legacy_id,
-            client_secret=settings.legacy_google_client_secret
+            client_secret=settings.legacy_google_client_secret.get_secret_value()
             if settings.legacy_google_client_id
-            else settings.google_client_secret,
+            else settings.google_client_secret.get_secret_value(),
             **google,  # type: ignore[arg-type]
         )
     if settings.microsoft_client_id:
@@ -94,7 +94,7 @@ def oauth_apps(settings: Settings) -> dict[str, OAuthApp]:
                 connector=connector,
                 provider="msgraph",
                 client_id=settings.microsoft_client_id,
-                client_secret=settings.microsoft_client_secret,
+                client_secret=settings.microsoft_client_secret.get_secret_value(),
                 authorize_url=f"{login}/{tenant}/oauth2/v2.0/authorize",
                 token_url=f"{login}/{tenant}/oauth2/v2.0/token",
                 revoke_url=None,  # Microsoft has no revocation endpoint for a single grant

@@ -28,6 +28,7 @@ from creneau.calendars.providers.netguard import (
 )
 from creneau.errors import (
     AuthExpired,
+    InvalidServerUrl,
     PreconditionFailed,
     ProviderError,
     RateLimited,
@@ -183,8 +184,8 @@ def request(
     for the rest. With ``follow_redirects=False`` a redirect is returned as it is (a token endpoint: its
     body carries secrets that must not be sent on to another address).
     """
-    target = httpx.URL(str(url))
-    auth_origin = _origin(httpx.URL(str(trusted_origin or url)))
+    target = _parsed(url)
+    auth_origin = _origin(_parsed(trusted_origin or url))
     for _hop in range(MAX_REDIRECTS + 1):
         check_url(target, policy)
         send_auth = _origin(target) == auth_origin or target.scheme == "https"
@@ -204,6 +205,17 @@ def request(
         target = _redirect_target(response)
         method, content = _redirect_method(response.status_code, method, content)
     raise TransientProviderError(f"more than {MAX_REDIRECTS} redirects from {redact(url)}")
+
+
+def _parsed(url: str | httpx.URL) -> httpx.URL:
+    """``url`` as httpx reads it. A URL httpx cannot read (a stored server URL from before
+    :func:`.urls.check_server_url`, an href with a bad host) fails as the account's error, not as a crash."""
+    try:
+        parsed = httpx.URL(str(url))
+        _ = parsed.host  # decodes an "xn--" name, which fails for bad punycode
+    except (httpx.InvalidURL, ValueError) as exc:  # idna's errors are UnicodeErrors
+        raise InvalidServerUrl("the host name of the server URL is not valid") from exc
+    return parsed
 
 
 def _origin(url: httpx.URL) -> tuple[str, str, int]:
@@ -243,7 +255,7 @@ def _reason(exc: Exception) -> str:
 def _redirect_target(response: httpx.Response) -> httpx.URL:
     try:
         return response.url.join(response.headers["location"])
-    except httpx.InvalidURL as exc:
+    except (httpx.InvalidURL, ValueError) as exc:
         raise ProviderError(f"{redact(response.url)} redirects to an invalid URL") from exc
 
 

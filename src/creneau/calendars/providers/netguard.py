@@ -27,6 +27,7 @@ from typing import Any
 import httpcore
 import httpx
 
+from creneau.calendars.providers.urls import without_user_info
 from creneau.errors import AddressForbidden, ProviderError, ServerUnreachable
 
 __all__ = ["GuardedTransport", "NetworkPolicy", "check_address", "check_url", "redact", "resolve_checked"]
@@ -230,5 +231,8 @@ def _to_httpx(exc: Exception, request: httpx.Request) -> httpx.TransportError | 
 
 def redact(url: httpx.URL | str) -> str:
     """``url`` without user-info and query, fit for messages and logs."""
-    parsed = httpx.URL(str(url))
-    return str(parsed.copy_with(username=None, password=None, query=None, fragment=None))
+    try:
+        parsed = httpx.URL(str(url))
+        return str(parsed.copy_with(username=None, password=None, query=None, fragment=None))
+    except (httpx.InvalidURL, ValueError):  # a URL httpx cannot read: cut it by hand
+        return without_user_info(str(url).partition("#")[0].partition("?")[0])

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
-from creneau.calendars.accounts import DeletionReport
+from creneau.calendars.accounts import DeletionReport, shown_server_url
 from creneau.store.models import Calendar, CalendarAccount
 from creneau.web.i18n import Translator
 from creneau.web.views import calendar_view, status_text
@@ -84,7 +84,7 @@ class AccountOut(BaseModel):
             provider=account.provider,
             display_name=account.display_name,
             username=account.username,
-            server_url=account.server_url,
+            server_url=shown_server_url(account.server_url),
             status=account.status,
             status_detail=account.status_detail,
             status_message=status_text(account, t),

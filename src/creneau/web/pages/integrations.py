@@ -15,6 +15,7 @@ from creneau.calendars.accounts import (
     get_account,
     list_accounts,
     set_check_conflicts,
+    shown_server_url,
 )
 from creneau.errors import ProviderError, ValidationFailed
 from creneau.scheduling.disconnect import DisconnectReport, disconnect_account, disconnect_all
@@ -85,7 +86,8 @@ def connect(
     runtime: RuntimeDep,
     researcher: CurrentResearcher,
     provider: Annotated[Literal["caldav", "icloud"], Form()],
-    server_url: Annotated[str, Form(max_length=2000)] = "",
+    # Longer than a server URL may be, so that too long a URL gets its own message with the form again.
+    server_url: Annotated[str, Form(max_length=20_000)] = "",
     username: Annotated[str, Form(max_length=320)] = "",
     password: Annotated[str, Form(max_length=1024)] = "",
     next: Annotated[str, Form(max_length=2000)] = "",
@@ -107,7 +109,7 @@ def connect(
         problem = problem_for(exc, provider=provider)
         form = ConnectForm(
             provider=provider,
-            server_url=server_url if provider == "caldav" else "",
+            server_url=shown_server_url(server_url) if provider == "caldav" else "",
             username=username,
             error=problem.text(translator_for(request)),
             error_code=problem.code,

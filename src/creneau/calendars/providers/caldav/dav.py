@@ -10,7 +10,7 @@ than the one the user typed (iCloud answers with ``pNN-caldav.icloud.com``).
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from urllib.parse import quote, unquote, urljoin, urlsplit
+from urllib.parse import SplitResult, quote, unquote, urljoin, urlsplit
 
 import httpx
 
@@ -24,7 +24,13 @@ from creneau.calendars.providers.http import (
     redact,
     request,
 )
-from creneau.errors import AuthExpired, AuthFailed, NotCalDAV, ProviderError
+from creneau.errors import (
+    AuthExpired,
+    AuthFailed,
+    InvalidServerUrl,
+    NotCalDAV,
+    ProviderError,
+)
 
 XML_CONTENT_TYPE = "application/xml; charset=utf-8"
 ICAL_CONTENT_TYPE = "text/calendar; charset=utf-8"
@@ -32,15 +38,22 @@ APP_PASSWORD_HELP = "https://support.apple.com/en-us/102654"  # noqa: S105 - a h
 _PATH_SAFE = "/:@!$&'()*+,;=~"
 
 
+def _joined(base: str, href: str) -> SplitResult:
+    try:
+        return urlsplit(urljoin(base, href))
+    except ValueError as exc:  # "http://[::1": a stored URL from before the URL check, or a bad href
+        raise InvalidServerUrl("the host name of the server URL is not valid") from exc
+
+
 def canonical_path(base: str, href: str) -> str:
     """The path ``href`` names, relative to ``base``, percent-encoded the one way we use for ids."""
-    path = urlsplit(urljoin(base, href)).path or "/"
+    path = _joined(base, href).path or "/"
     return quote(unquote(path), safe=_PATH_SAFE)
 
 
 def absolute(base: str, href: str) -> str:
     """``href`` (a path or a URL) made absolute against ``base``, with a canonical path and no user-info."""
-    joined = urlsplit(urljoin(base, href))
+    joined = _joined(base, href)
     host = joined.netloc.rpartition("@")[2]
     return f"{joined.scheme}://{host}{canonical_path(base, href)}"
 
@@ -51,7 +64,10 @@ def collection_url(url: str) -> str:
 
 
 def is_icloud(url: str) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:  # unreadable: certainly not iCloud's
+        return False
     return host == "icloud.com" or host.endswith(".icloud.com")
 
 

@@ -22,7 +22,7 @@ from creneau.calendars.providers.base import AccountInfo
 from creneau.calendars.providers.caldav import xml
 from creneau.calendars.providers.caldav.dav import DavSession, absolute, collection_url
 from creneau.calendars.providers.http import redact
-from creneau.errors import NotCalDAV, TransientProviderError
+from creneau.errors import InvalidServerUrl, NotCalDAV, TransientProviderError
 
 _PRINCIPAL_PROPS = [xml.CURRENT_USER_PRINCIPAL, xml.RESOURCETYPE]
 # 5xx on one candidate is not the verdict; 503 stays with request() so a Retry-After becomes RateLimited.
@@ -43,7 +43,10 @@ class _Attempts:
 
 def candidates(server_url: str) -> list[str]:
     """Where to look for the principal, in order, without duplicates."""
-    parts = urlsplit(server_url.strip())
+    try:
+        parts = urlsplit(server_url.strip())
+    except ValueError as exc:  # "http://[::1": a row stored before the URL check
+        raise InvalidServerUrl("the host name of the server URL is not valid") from exc
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise NotCalDAV(f"{server_url!r} is not an http:// or https:// URL")
     root = urlunsplit((parts.scheme, parts.netloc, "/", "", ""))
