@@ -26,6 +26,7 @@ from creneau.web.api.schemas import (
 )
 from creneau.web.deps import ApiResearcher, RuntimeDep, SessionDep
 from creneau.web.errors import problem_for, respond
+from creneau.web.params import DbId
 from creneau.web.render import translator_for
 
 router = APIRouter(tags=["accounts"])
@@ -82,7 +83,7 @@ def create_account(
     responses=NOT_FOUND,
 )
 def sync_account_now(
-    request: Request, account_id: int, session: SessionDep, runtime: RuntimeDep, researcher: ApiResearcher
+    request: Request, account_id: DbId, session: SessionDep, runtime: RuntimeDep, researcher: ApiResearcher
 ) -> AccountOut:
     """Ask for a sync soon; repeated asks while one is queued count once."""
     account = get_account(session, researcher_id=researcher.id, account_id=account_id)
@@ -92,7 +93,7 @@ def sync_account_now(
 
 @router.delete("/accounts/{account_id}", response_model=DeletionReportOut, responses=NOT_FOUND)
 def remove_account(
-    account_id: int, session: SessionDep, runtime: RuntimeDep, researcher: ApiResearcher
+    account_id: DbId, session: SessionDep, runtime: RuntimeDep, researcher: ApiResearcher
 ) -> DeletionReportOut:
     """Delete the account, its stored password and every synced event of its calendars. Sessions writing to
     one of its calendars are flagged "no destination calendar"; their bookings are kept."""
@@ -112,7 +113,7 @@ def remove_all_accounts(
 
 @router.patch("/calendars/{calendar_id}", response_model=CalendarOut, tags=["calendars"], responses=NOT_FOUND)
 def patch_calendar(
-    calendar_id: int, body: CalendarPatch, session: SessionDep, researcher: ApiResearcher
+    calendar_id: DbId, body: CalendarPatch, session: SessionDep, researcher: ApiResearcher
 ) -> CalendarOut:
     """Turn the conflict check of one calendar on or off."""
     calendar = set_check_conflicts(

@@ -13,6 +13,7 @@ from creneau.store.models import WorkspaceMember
 from creneau.web.deps import CurrentResearcher, SessionDep
 from creneau.web.errors import problem_for
 from creneau.web.i18n import N_
+from creneau.web.params import DbId
 from creneau.web.render import flash, render
 
 router = APIRouter(prefix="/settings/workspace")
@@ -65,7 +66,7 @@ def invite_colleague(
 @router.post("/members/{member_id}/role")
 def change_role(
     request: Request,
-    member_id: int,
+    member_id: DbId,
     session: SessionDep,
     researcher: CurrentResearcher,
     role: Annotated[str, Form(max_length=16)] = "member",
