@@ -60,9 +60,10 @@ def _local_days(first: date, days: int, zone: ZoneInfo, *, now: datetime, horizo
     after the horizon): the slots are the same, and no date near year 1 or 9999 is computed with."""
     today = now.astimezone(zone).date()
     low, high = today - timedelta(days=1), today + timedelta(days=horizon_days + 1)
-    start = min(max(first, low), high)
-    end = high if (high - start).days < days else start + timedelta(days=days)
-    return _local_window(start, (end - start).days, zone)
+    # ``first + days`` is computed only when it stays before ``high`` (near 9999 it would overflow).
+    end = high if (high - first).days < days else first + timedelta(days=days)
+    start = min(max(first, low), end)
+    return _local_window(start, max(0, (end - start).days), zone)
 
 
 def _local_window(first: date, days: int, zone: ZoneInfo) -> Interval:
