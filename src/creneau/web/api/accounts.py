@@ -16,6 +16,7 @@ from creneau.calendars.accounts import (
 from creneau.errors import ProviderError
 from creneau.scheduling.disconnect import disconnect_account, disconnect_all
 from creneau.web.api.schemas import (
+    MALFORMED_JSON,
     AccountCreate,
     AccountListOut,
     AccountOut,
@@ -23,6 +24,7 @@ from creneau.web.api.schemas import (
     CalendarPatch,
     DeletionReportOut,
     ErrorOut,
+    ValidationErrorOut,
 )
 from creneau.web.deps import ApiResearcher, RuntimeDep, SessionDep
 from creneau.web.errors import problem_for, respond
@@ -50,7 +52,11 @@ def get_accounts(request: Request, session: SessionDep, researcher: ApiResearche
     response_model=AccountOut,
     status_code=status.HTTP_201_CREATED,
     responses={
-        422: {"model": ErrorOut, "description": "A field is wrong, or the server refused the credentials"},
+        **MALFORMED_JSON,
+        422: {
+            "model": ErrorOut | ValidationErrorOut,
+            "description": "A field is wrong, or the server refused the credentials",
+        },
         502: {"model": ErrorOut, "description": "The calendar server could not be reached"},
     },
 )
@@ -111,7 +117,12 @@ def remove_all_accounts(
     )
 
 
-@router.patch("/calendars/{calendar_id}", response_model=CalendarOut, tags=["calendars"], responses=NOT_FOUND)
+@router.patch(
+    "/calendars/{calendar_id}",
+    response_model=CalendarOut,
+    tags=["calendars"],
+    responses={**NOT_FOUND, **MALFORMED_JSON},
+)
 def patch_calendar(
     calendar_id: DbId, body: CalendarPatch, session: SessionDep, researcher: ApiResearcher
 ) -> CalendarOut:

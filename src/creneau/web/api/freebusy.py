@@ -11,7 +11,7 @@ from creneau.calendars.freebusy import busy_periods
 from creneau.domain.intervals import Interval
 from creneau.errors import ValidationFailed
 from creneau.validation import check_instant, check_timezone
-from creneau.web.api.schemas import BusyPeriod, ErrorOut, FreeBusyOut
+from creneau.web.api.schemas import BusyPeriod, ErrorOut, FreeBusyOut, ValidationErrorOut
 from creneau.web.deps import ApiResearcher, SessionDep
 
 router = APIRouter(tags=["free/busy"])
@@ -27,7 +27,12 @@ def _aware(value: datetime, tz: tzinfo, *, field: str) -> datetime:
 @router.get(
     "/free_busy",
     response_model=FreeBusyOut,
-    responses={422: {"model": ErrorOut, "description": "Bad time zone, or an empty or too long range"}},
+    responses={
+        422: {
+            "model": ErrorOut | ValidationErrorOut,
+            "description": "Bad time zone, a date near year 1 or 9999, or an empty or too long range",
+        }
+    },
 )
 def free_busy(
     session: SessionDep,

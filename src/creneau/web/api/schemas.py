@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
@@ -21,6 +21,31 @@ class ErrorDetail(BaseModel):
 
 class ErrorOut(BaseModel):
     detail: ErrorDetail
+
+
+class ValidationItem(BaseModel):
+    loc: list[str | int] = Field(description='Where: ["body", "server_url"], ["query", "from"]...')
+    msg: str
+    type: str
+
+
+class ValidationErrorOut(BaseModel):
+    """A request that does not fit the schema (a missing or mistyped field), before any service ran."""
+
+    detail: list[ValidationItem]
+
+
+# What every API operation may answer besides its own result (see web/errors.py, which answers them).
+INVALID: dict[int | str, dict[str, Any]] = {
+    422: {
+        "model": ErrorOut | ValidationErrorOut,
+        "description": 'A field is wrong: ErrorOut (code "invalid", the field named) when a service '
+        "refused it, ValidationErrorOut when the request does not fit the schema",
+    }
+}
+MALFORMED_JSON: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": 'The body is not valid JSON (code "malformed_json")'}
+}
 
 
 class CalendarOut(BaseModel):
