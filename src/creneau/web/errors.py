@@ -152,6 +152,9 @@ LINK_MESSAGES: Mapping[str, str] = {
 }
 
 _PROVIDER_STATUS: Mapping[str, int] = {
+    # The address the caller gave answers nothing: their input to fix (422 naming server_url), not our
+    # failure; a fuzzer's random addresses must not read as server errors.
+    "unreachable": 422,
     "auth_failed": 422,
     "auth_expired": 422,
     "not_caldav": 422,

@@ -20,6 +20,7 @@ from creneau.web.api.schemas import (
     AccountCreate,
     AccountListOut,
     AccountOut,
+    CaldavAccountCreate,
     CalendarOut,
     CalendarPatch,
     DeletionReportOut,
@@ -57,7 +58,8 @@ def get_accounts(request: Request, session: SessionDep, researcher: ApiResearche
             "model": ErrorOut | ValidationErrorOut,
             "description": "A field is wrong, or the server refused the credentials",
         },
-        502: {"model": ErrorOut, "description": "The calendar server could not be reached"},
+        502: {"model": ErrorOut, "description": "The calendar server answered with an error"},
+        503: {"model": ErrorOut, "description": "The calendar server asks to slow down (Retry-After)"},
     },
 )
 def create_account(
@@ -70,7 +72,7 @@ def create_account(
             ctx=runtime.ctx,
             researcher_id=researcher.id,
             provider=body.provider,
-            server_url=body.server_url,
+            server_url=body.server_url if isinstance(body, CaldavAccountCreate) else None,
             username=body.username,
             password=body.password.get_secret_value(),
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from creneau.calendars.accounts import DeletionReport
 from creneau.store.models import Calendar, CalendarAccount
@@ -116,30 +116,31 @@ class AccountListOut(BaseModel):
     accounts: list[AccountOut]
 
 
-class AccountCreate(BaseModel):
+class CaldavAccountCreate(BaseModel):
+    """Any CalDAV server: its address is required."""
+
     model_config = ConfigDict(extra="forbid")
 
-    provider: Literal["caldav", "icloud"]
-    server_url: str | None = Field(
-        default=None,
-        max_length=2000,
-        validate_default=True,
-        description="Required for caldav (e.g. https://caldav.fastmail.com/); refused for icloud",
+    provider: Literal["caldav"]
+    server_url: str = Field(
+        min_length=1, max_length=2000, pattern=r"\S", description="e.g. https://caldav.fastmail.com/"
     )
-    username: str = Field(min_length=1, max_length=320, description="Apple ID for icloud")
-    password: SecretStr = Field(
-        min_length=1, max_length=1024, description="For iCloud, an app-specific password"
-    )
+    username: str = Field(min_length=1, max_length=320)
+    password: SecretStr = Field(min_length=1, max_length=1024)
 
-    @field_validator("server_url")
-    @classmethod
-    def _server_url_fits_provider(cls, value: str | None, info: ValidationInfo) -> str | None:
-        provider = info.data.get("provider")
-        if provider == "icloud" and value:
-            raise ValueError("must be left out for icloud: creneau knows iCloud's server")
-        if provider == "caldav" and not (value or "").strip():
-            raise ValueError("is required for caldav")
-        return value
+
+class ICloudAccountCreate(BaseModel):
+    """iCloud: creneau knows its server, so no ``server_url`` (refused when given)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: Literal["icloud"]
+    username: str = Field(min_length=1, max_length=320, description="The Apple ID")
+    password: SecretStr = Field(min_length=1, max_length=1024, description="An app-specific password")
+
+
+# One schema per provider, so that the OpenAPI says what is required for which (server_url for caldav only).
+AccountCreate = CaldavAccountCreate | ICloudAccountCreate
 
 
 class CalendarPatch(BaseModel):
