@@ -159,7 +159,7 @@ def test_provider_errors_have_stable_codes(
         ({"provider": "icloud", "password": "wrong"}, 422, "auth_failed", "app-specific password"),
         (
             {"provider": "caldav", "server_url": f"http://127.0.0.1:{free_port()}/", "password": "x"},
-            502,
+            422,
             "unreachable",
             "Could not reach the server",
         ),

@@ -32,8 +32,9 @@ def extracted() -> set[str | tuple[str, str]]:
 
 
 def catalog(lang: str) -> Catalog:
+    # abort_invalid: an entry without its msgstr (a bad merge) must fail here, not be half-read at run time
     with (LOCALE_DIR / lang / "LC_MESSAGES" / "messages.po").open("rb") as po:
-        return read_po(po, locale=lang)
+        return read_po(po, locale=lang, abort_invalid=True)
 
 
 def test_every_message_of_the_code_is_in_both_catalogues() -> None:

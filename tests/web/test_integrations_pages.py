@@ -133,7 +133,7 @@ def test_wrong_icloud_password_explains_app_specific_passwords(
 def test_unreachable_server(client: TestClient, signed_in: str) -> None:
     url = f"http://127.0.0.1:{free_port()}/"
     page = connect(client, signed_in, server_url=url)
-    assert page.status_code == 502
+    assert page.status_code == 422  # the address to fix: the form again
     assert "Impossible de joindre le serveur (vérifiez l'adresse, ou le serveur est hors service)." in seen(
         page
     )

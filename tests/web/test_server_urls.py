@@ -51,7 +51,6 @@ BAD_URLS = [
     ("http://1.2.3.999/", NO_HOST_EN, NO_HOST_FR),
     ("http://2130706433/", NO_HOST_EN, NO_HOST_FR),  # 127.0.0.1 as one number
     ("http://evil.example\\@good.example/", USERINFO_EN, USERINFO_FR),
-    ("http://a\x00b.com/", CONTROL_EN, CONTROL_FR),
     ("http://host\t.com/", CONTROL_EN, CONTROL_FR),
     ("http://a b.com/", CONTROL_EN, CONTROL_FR),
     ("https://caldav.example.org/\u202eptth", CONTROL_EN, CONTROL_FR),  # a bidirectional override
@@ -104,6 +103,21 @@ def test_the_integrations_page_refuses_a_bad_server_url_with_the_form_again(
     assert _stored_accounts(runtime) == []
 
 
+def test_a_nul_byte_in_the_server_url_is_refused_before_anything_reads_it(
+    client: TestClient, signed_in: str, runtime: Runtime, researcher: Researcher
+) -> None:
+    """NUL is refused app-wide (web/params.py: no column can store it), on the page and on the API."""
+    status, page = _connect_page(client, signed_in, "http://a\x00b.com/", "en")
+    assert status == 422 and "cannot be stored" in page
+    assert "typed-password-123" not in page
+    body = {"provider": "caldav", "server_url": "http://a\x00b.com/", "username": "a", "password": "p"}
+    response = client.post(
+        API, headers={**token_for(runtime, researcher), "Accept-Language": "en"}, json=body
+    )
+    assert response.status_code == 422 and response.json()["detail"]["field"] == "server_url", response.text
+    assert _stored_accounts(runtime) == []
+
+
 @pytest.mark.parametrize(("url", "english", "french"), BAD_URLS)
 def test_the_api_answers_422_naming_server_url(
     client: TestClient, runtime: Runtime, researcher: Researcher, url: str, english: str, french: str
@@ -114,7 +128,7 @@ def test_the_api_answers_422_naming_server_url(
     assert response.status_code == 422, response.text
     detail = response.json()["detail"]
     if len(url) > 2000:  # the schema's own limit answers first, in FastAPI's shape
-        assert [item["loc"][-1] for item in detail] == ["server_url"]
+        assert "server_url" in [item["loc"][-1] for item in detail]
     else:
         assert detail["field"] == "server_url" and detail["message"] == f"Server address: {english}"
         french_answer = client.post(API, headers={**auth, "Accept-Language": "fr"}, json=body).json()

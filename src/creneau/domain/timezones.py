@@ -19,9 +19,22 @@ from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
-from zoneinfo import ZoneInfo
+from functools import lru_cache
+from zoneinfo import ZoneInfo, available_timezones
 
-__all__ = ["Transition", "TransitionZone", "is_utc", "local_midnight_to_utc", "offset_at", "to_utc"]
+__all__ = [
+    "MAX_ZONE_NAME",
+    "Transition",
+    "TransitionZone",
+    "is_utc",
+    "local_midnight_to_utc",
+    "offset_at",
+    "to_utc",
+    "zone_named",
+]
+
+# The longest IANA name has 32 characters ("America/Argentina/ComodRivadavia"); longer ones are none.
+MAX_ZONE_NAME = 64
 
 _DAY = timedelta(days=1)
 _UTC_KEYS = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Etc/Zulu", "Zulu"})
@@ -36,6 +49,25 @@ def is_utc(tz: tzinfo | None) -> bool:
     if isinstance(tz, ZoneInfo):
         return tz.key in _UTC_KEYS
     return isinstance(tz, timezone) and tz.utcoffset(None) == timedelta(0)
+
+
+@lru_cache(maxsize=1)
+def _zone_keys() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def zone_named(name: object) -> ZoneInfo:
+    """The IANA zone called ``name``: the one way creneau reads a zone name that came from outside.
+
+    ``ZoneInfo(name)`` alone opens files: ``"Europe"`` or ``"__pycache__"`` (folders of the zone database)
+    raise ``IsADirectoryError``, a 300-character name ``OSError``, a NUL ``ValueError``. Only the keys of the
+    installed database are accepted, so none of these reaches the file system.
+
+    :raises ValueError: when ``name`` is not a time-zone key (folders, paths, too long, not text).
+    """
+    if not isinstance(name, str) or not 0 < len(name) <= MAX_ZONE_NAME or name not in _zone_keys():
+        raise ValueError(f"not an IANA time-zone name: {str(name)[:80]!r}")
+    return ZoneInfo(name)
 
 
 def offset_at(instant: datetime, tz: tzinfo) -> timedelta:

@@ -13,7 +13,6 @@ import math
 import re
 import secrets
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -22,6 +21,7 @@ from creneau.config import Settings
 from creneau.errors import NotFound, TooManyAttempts, ValidationFailed
 from creneau.identity.passwords import hash_password, needs_rehash, verify_password
 from creneau.store.models import ApiToken, LoginAttempt, Researcher
+from creneau.validation import check_name, check_timezone
 
 MIN_PASSWORD_LENGTH = 8
 TOKEN_PREFIX = "crn_"  # noqa: S105 (a prefix that makes leaked tokens easy to spot, not a secret)
@@ -66,7 +66,10 @@ def create_researcher(
     if session.scalar(select(Researcher.id).where(Researcher.email == address)) is not None:
         raise ValidationFailed("A researcher with this email address already exists.", field="email")
     researcher = Researcher(
-        email=address, name=name.strip(), password_hash=hash_password(password), locale=locale
+        email=address,
+        name=check_name(name, field="name", message="give your name", empty=True),
+        password_hash=hash_password(password),
+        locale=locale,
     )
     if timezone is not None:
         researcher.timezone = timezone
@@ -138,14 +141,16 @@ def record_failure(session: Session, *, keys: list[str], now: datetime, settings
 
 
 def _check_timezone(name: str) -> None:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValidationFailed("Unknown time zone.", field="timezone") from None
+    check_timezone(name, field="timezone")
 
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _label(text: str) -> str:
+    # Long labels are cut as before; control characters and direction overrides are refused.
+    return check_name(text, field="label", message="give a label", max_length=len(text), empty=True)[:200]
 
 
 def create_api_token(session: Session, *, researcher_id: int, label: str) -> str:
@@ -156,7 +161,7 @@ def create_api_token(session: Session, *, researcher_id: int, label: str) -> str
     if session.get(Researcher, researcher_id) is None:
         raise NotFound(f"no researcher {researcher_id}")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    session.add(ApiToken(researcher_id=researcher_id, token_sha256=_digest(token), label=label.strip()[:200]))
+    session.add(ApiToken(researcher_id=researcher_id, token_sha256=_digest(token), label=_label(label)))
     session.flush()
     return token
 

@@ -25,12 +25,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from creneau import validation
 from creneau.calendars.freebusy import LiveBusy, live_busy
 from creneau.domain.intervals import Interval, subtract
 from creneau.errors import LinkInvalid, NotFound, SlotUnavailable, ValidationFailed
@@ -41,6 +42,7 @@ from creneau.scheduling.outbox import owe_calendar_event, owe_email
 from creneau.scheduling.studies import public_session
 from creneau.scheduling.workspaces import require_member
 from creneau.store.models import Booking, StudySession
+from creneau.validation import check_name
 
 LOCALES = ("fr", "en")
 
@@ -55,9 +57,7 @@ class Participant:
 
 def check_participant(*, name: str, email: str, locale: str, timezone: str) -> Participant:
     """:raises ValidationFailed: naming ``name``, ``email`` or ``timezone``."""
-    name = " ".join(name.split())
-    if not name or len(name) > 200:
-        raise ValidationFailed("give your name", field="name")
+    name = check_name(name, field="name", message="give your name", collapse=True)
     email = email.strip()
     if not is_email(email):
         raise ValidationFailed("this email address is not valid", field="email")
@@ -69,10 +69,7 @@ def check_participant(*, name: str, email: str, locale: str, timezone: str) -> P
 
 def check_timezone(name: str) -> ZoneInfo:
     """:raises ValidationFailed: ``field="timezone"`` when the zone does not exist."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValidationFailed("this time zone does not exist", field="timezone") from None
+    return validation.check_timezone(name, field="timezone")
 
 
 def native_conferencing(study_session: StudySession) -> str | None:
@@ -264,7 +261,8 @@ def parse_start(value: str) -> datetime:
         raise ValidationFailed("choose a slot", field="start") from None
     if start.tzinfo is None:
         raise ValidationFailed("choose a slot", field="start")
-    return start
+    # 0001-01-01T00:00:00+14:00 parses, but is before year 1 in UTC: refused before any arithmetic.
+    return validation.check_instant(start, field="start", message="choose a slot")
 
 
 def _slot(study_session: StudySession, start: datetime) -> Interval:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -26,6 +25,7 @@ from creneau.store.models import (
     StudySession,
     WorkspaceMember,
 )
+from creneau.validation import check_name, check_timezone
 
 LOCATION_KINDS = ("remote", "in_person")
 TITLE_FIELDS = ("{study}", "{session}", "{first_name}", "{name}")
@@ -33,9 +33,7 @@ TITLE_FIELDS = ("{study}", "{session}", "{first_name}", "{name}")
 
 def create_study(session: Session, *, workspace_id: int, researcher_id: int, name: str) -> Study:
     require_member(session, workspace_id=workspace_id, researcher_id=researcher_id)
-    name = name.strip()
-    if not name or len(name) > 200:
-        raise ValidationFailed("give the study a name (up to 200 characters)", field="name")
+    name = check_name(name, field="name", message="give the study a name (up to 200 characters)")
     study = Study(workspace_id=workspace_id, name=name, created_by_id=researcher_id)
     session.add(study)
     session.flush()
@@ -64,9 +62,7 @@ def get_study(session: Session, *, researcher_id: int, study_id: int) -> Study:
 def create_session(session: Session, *, researcher: Researcher, study_id: int, name: str) -> StudySession:
     """A new session managed by its creator, with default availability (weekdays 9–12 and 14–17)."""
     study = get_study(session, researcher_id=researcher.id, study_id=study_id)
-    name = name.strip()
-    if not name or len(name) > 200:
-        raise ValidationFailed("give the session a name (up to 200 characters)", field="name")
+    name = check_name(name, field="name", message="give the session a name (up to 200 characters)")
     study_session = StudySession(
         study_id=study.id,
         name=name,
@@ -219,13 +215,8 @@ def update_settings(
             raise ValidationFailed(
                 "choose one of the manager's writable calendars", field="destination_calendar_id"
             )
-    name = settings.name.strip()
-    if not name or len(name) > 200:
-        raise ValidationFailed("give the session a name (up to 200 characters)", field="name")
-    try:
-        ZoneInfo(settings.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValidationFailed("unknown time zone", field="timezone") from None
+    name = check_name(settings.name, field="name", message="give the session a name (up to 200 characters)")
+    check_timezone(settings.timezone, field="timezone")
     if settings.location_kind not in LOCATION_KINDS:
         raise ValidationFailed("choose remote or in person", field="location_kind")
     if settings.location_kind == "in_person" and not settings.address.strip():

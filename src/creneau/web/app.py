@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import swagger_ui_bundle  # type: ignore[import-untyped]  # ships no py.typed
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
@@ -23,6 +23,7 @@ from creneau.web.clientaddr import TrustedClientMiddleware
 from creneau.web.errors import install_handlers
 from creneau.web.i18n import Catalogs, load_catalogs
 from creneau.web.logredact import install_access_log_redaction
+from creneau.web.params import refuse_unstorable_text
 from creneau.web.render import Pages
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         redoc_url=None,
         openapi_url="/openapi.json",
         lifespan=lifespan,
+        dependencies=[Depends(refuse_unstorable_text)],  # no NUL byte reaches a query or a column
     )
     app.state.runtime = runtime
     app.state.pages = Pages(settings=settings, catalogs=Catalogs(load_catalogs(), settings.default_locale))

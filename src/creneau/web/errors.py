@@ -103,6 +103,7 @@ FIELD_LABELS: Mapping[str, str] = {
     "horizon_days": N_("Bookable up to (days ahead)"),
     "max_per_day": N_("At most per day"),
     "exceptions": N_("Date exceptions"),
+    "days": N_("Number of days"),
     **{f"weekly_{n}": N_("Weekly availability") for n in range(7)},
 }
 
@@ -142,6 +143,9 @@ SERVICE_MESSAGES = (
     N_("unknown role"),
     N_("this booking is cancelled"),
     N_("the slot's start must carry its time zone"),
+    N_("names may not contain control characters or text-direction overrides"),
+    N_("this date is out of range"),
+    N_("this text contains a character that cannot be stored"),
 )
 
 # Server URLs (calendars/providers/urls.py) and event titles (scheduling/titles.py): ValidationFailed.
@@ -174,6 +178,9 @@ LINK_MESSAGES: Mapping[str, str] = {
 }
 
 _PROVIDER_STATUS: Mapping[str, int] = {
+    # The address the caller gave answers nothing: their input to fix (422 naming server_url), not our
+    # failure; a fuzzer's random addresses must not read as server errors.
+    "unreachable": 422,
     "auth_failed": 422,
     "auth_expired": 422,
     "not_caldav": 422,
@@ -330,7 +337,13 @@ def _validation_items(exc: RequestValidationError) -> list[dict[str, Any]]:
 async def _request_validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     items = _validation_items(exc)
+    if any(item["loc"][:1] == ["path"] for item in items):
+        # An id that is no number, or one no database row can have (web/params.py DbId): nothing is there.
+        return respond(request, problem_for(errors.NotFound("no such object")))
     if _is_api(request):
+        if any(item["type"] == "json_invalid" for item in items):
+            problem = Problem(400, "malformed_json", N_("The request body is not valid JSON."))
+            return respond(request, problem)
         return JSONResponse({"detail": items}, status_code=422)
     t = translator_for(request)
     names = [str(item["loc"][-1]) for item in items if item["loc"]]

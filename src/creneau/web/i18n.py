@@ -16,13 +16,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, tzinfo
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.dates import format_date, format_datetime, format_time, format_timedelta
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 from starlette.requests import Request
+
+from creneau.domain.timezones import zone_named
 
 LOCALES = ("fr", "en")
 LOCALE_COOKIE = "creneau_lang"
@@ -81,8 +82,8 @@ def zone(name: str | None, fallback: str = "UTC") -> tzinfo:
     for candidate in (name, fallback):
         if candidate:
             try:
-                return ZoneInfo(candidate)
-            except (ZoneInfoNotFoundError, ValueError):
+                return zone_named(candidate)  # never a folder of the zone database (IsADirectoryError)
+            except ValueError:
                 continue
     return UTC
 

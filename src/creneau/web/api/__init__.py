@@ -6,11 +6,15 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from creneau.web.api import accounts, freebusy
-from creneau.web.api.schemas import ErrorOut
+from creneau.web.api.schemas import INVALID, ErrorOut
 
 router = APIRouter(
     prefix="/api/v1",
-    responses={401: {"model": ErrorOut, "description": "No valid API token or session"}},
+    responses={
+        401: {"model": ErrorOut, "description": "No valid API token or session"},
+        403: {"model": ErrorOut, "description": 'A session cookie without X-CSRF-Token ("csrf_failed")'},
+        **INVALID,
+    },
 )
 router.include_router(accounts.router)
 router.include_router(freebusy.router)

@@ -16,16 +16,20 @@ from creneau.calendars.accounts import (
 from creneau.errors import ProviderError
 from creneau.scheduling.disconnect import disconnect_account, disconnect_all
 from creneau.web.api.schemas import (
+    MALFORMED_JSON,
     AccountCreate,
     AccountListOut,
     AccountOut,
+    CaldavAccountCreate,
     CalendarOut,
     CalendarPatch,
     DeletionReportOut,
     ErrorOut,
+    ValidationErrorOut,
 )
 from creneau.web.deps import ApiResearcher, RuntimeDep, SessionDep
 from creneau.web.errors import problem_for, respond
+from creneau.web.params import DbId
 from creneau.web.render import translator_for
 
 router = APIRouter(tags=["accounts"])
@@ -49,8 +53,13 @@ def get_accounts(request: Request, session: SessionDep, researcher: ApiResearche
     response_model=AccountOut,
     status_code=status.HTTP_201_CREATED,
     responses={
-        422: {"model": ErrorOut, "description": "A field is wrong, or the server refused the credentials"},
-        502: {"model": ErrorOut, "description": "The calendar server could not be reached"},
+        **MALFORMED_JSON,
+        422: {
+            "model": ErrorOut | ValidationErrorOut,
+            "description": "A field is wrong, or the server refused the credentials",
+        },
+        502: {"model": ErrorOut, "description": "The calendar server answered with an error"},
+        503: {"model": ErrorOut, "description": "The calendar server asks to slow down (Retry-After)"},
     },
 )
 def create_account(
@@ -63,7 +72,7 @@ def create_account(
             ctx=runtime.ctx,
             researcher_id=researcher.id,
             provider=body.provider,
-            server_url=body.server_url,
+            server_url=body.server_url if isinstance(body, CaldavAccountCreate) else None,
             username=body.username,
             password=body.password.get_secret_value(),
         )
@@ -82,7 +91,7 @@ def create_account(
     responses=NOT_FOUND,
 )
 def sync_account_now(
-    request: Request, account_id: int, session: SessionDep, runtime: RuntimeDep, researcher: ApiResearcher
+    request: Request, account_id: DbId, session: SessionDep, runtime: RuntimeDep, researcher: ApiResearcher
 ) -> AccountOut:
     """Ask for a sync soon; repeated asks while one is queued count once."""
     account = get_account(session, researcher_id=researcher.id, account_id=account_id)
@@ -92,7 +101,7 @@ def sync_account_now(
 
 @router.delete("/accounts/{account_id}", response_model=DeletionReportOut, responses=NOT_FOUND)
 def remove_account(
-    account_id: int, session: SessionDep, runtime: RuntimeDep, researcher: ApiResearcher
+    account_id: DbId, session: SessionDep, runtime: RuntimeDep, researcher: ApiResearcher
 ) -> DeletionReportOut:
     """Delete the account, its stored password and every synced event of its calendars. Sessions writing to
     one of its calendars are flagged "no destination calendar"; their bookings are kept."""
@@ -110,9 +119,14 @@ def remove_all_accounts(
     )
 
 
-@router.patch("/calendars/{calendar_id}", response_model=CalendarOut, tags=["calendars"], responses=NOT_FOUND)
+@router.patch(
+    "/calendars/{calendar_id}",
+    response_model=CalendarOut,
+    tags=["calendars"],
+    responses={**NOT_FOUND, **MALFORMED_JSON},
+)
 def patch_calendar(
-    calendar_id: int, body: CalendarPatch, session: SessionDep, researcher: ApiResearcher
+    calendar_id: DbId, body: CalendarPatch, session: SessionDep, researcher: ApiResearcher
 ) -> CalendarOut:
     """Turn the conflict check of one calendar on or off."""
     calendar = set_check_conflicts(

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, tzinfo
 from typing import Annotated
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Query
 
 from creneau.calendars.freebusy import busy_periods
 from creneau.domain.intervals import Interval
 from creneau.errors import ValidationFailed
-from creneau.web.api.schemas import BusyPeriod, ErrorOut, FreeBusyOut
+from creneau.validation import check_instant, check_timezone
+from creneau.web.api.schemas import BusyPeriod, ErrorOut, FreeBusyOut, ValidationErrorOut
 from creneau.web.deps import ApiResearcher, SessionDep
 
 router = APIRouter(tags=["free/busy"])
@@ -19,22 +19,20 @@ router = APIRouter(tags=["free/busy"])
 MAX_RANGE = timedelta(days=400)
 
 
-def _zone(name: str) -> tzinfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValidationFailed("Unknown time zone.", field="tz") from None
-
-
-def _aware(value: datetime, tz: tzinfo) -> datetime:
-    """Times without an offset are read in ``tz``."""
-    return value.replace(tzinfo=tz) if value.tzinfo is None else value
+def _aware(value: datetime, tz: tzinfo, *, field: str) -> datetime:
+    """Times without an offset are read in ``tz``. :raises ValidationFailed: near year 1 or 9999."""
+    return check_instant(value.replace(tzinfo=tz) if value.tzinfo is None else value, field=field)
 
 
 @router.get(
     "/free_busy",
     response_model=FreeBusyOut,
-    responses={422: {"model": ErrorOut, "description": "Bad time zone, or an empty or too long range"}},
+    responses={
+        422: {
+            "model": ErrorOut | ValidationErrorOut,
+            "description": "Bad time zone, a date near year 1 or 9999, or an empty or too long range",
+        }
+    },
 )
 def free_busy(
     session: SessionDep,
@@ -44,8 +42,8 @@ def free_busy(
     tz: Annotated[str, Query(max_length=64, description="IANA time zone of the answer")] = "UTC",
 ) -> FreeBusyOut:
     """Merged busy periods from ``from`` to ``to``, in ``tz``, of the calendars checked for conflicts."""
-    zone = _zone(tz)
-    start, end = _aware(from_, zone), _aware(to, zone)
+    zone = check_timezone(tz, field="tz")
+    start, end = _aware(from_, zone, field="from"), _aware(to, zone, field="to")
     if start >= end:
         raise ValidationFailed("The end must come after the start.", field="to")
     if end - start > MAX_RANGE:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from creneau.calendars.accounts import DeletionReport, shown_server_url
 from creneau.store.models import Calendar, CalendarAccount
@@ -21,6 +21,31 @@ class ErrorDetail(BaseModel):
 
 class ErrorOut(BaseModel):
     detail: ErrorDetail
+
+
+class ValidationItem(BaseModel):
+    loc: list[str | int] = Field(description='Where: ["body", "server_url"], ["query", "from"]...')
+    msg: str
+    type: str
+
+
+class ValidationErrorOut(BaseModel):
+    """A request that does not fit the schema (a missing or mistyped field), before any service ran."""
+
+    detail: list[ValidationItem]
+
+
+# What every API operation may answer besides its own result (see web/errors.py, which answers them).
+INVALID: dict[int | str, dict[str, Any]] = {
+    422: {
+        "model": ErrorOut | ValidationErrorOut,
+        "description": 'A field is wrong: ErrorOut (code "invalid", the field named) when a service '
+        "refused it, ValidationErrorOut when the request does not fit the schema",
+    }
+}
+MALFORMED_JSON: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": 'The body is not valid JSON (code "malformed_json")'}
+}
 
 
 class CalendarOut(BaseModel):
@@ -98,30 +123,31 @@ class AccountListOut(BaseModel):
     accounts: list[AccountOut]
 
 
-class AccountCreate(BaseModel):
+class CaldavAccountCreate(BaseModel):
+    """Any CalDAV server: its address is required."""
+
     model_config = ConfigDict(extra="forbid")
 
-    provider: Literal["caldav", "icloud"]
-    server_url: str | None = Field(
-        default=None,
-        max_length=2000,
-        validate_default=True,
-        description="Required for caldav (e.g. https://caldav.fastmail.com/); refused for icloud",
+    provider: Literal["caldav"]
+    server_url: str = Field(
+        min_length=1, max_length=2000, pattern=r"\S", description="e.g. https://caldav.fastmail.com/"
     )
-    username: str = Field(min_length=1, max_length=320, description="Apple ID for icloud")
-    password: SecretStr = Field(
-        min_length=1, max_length=1024, description="For iCloud, an app-specific password"
-    )
+    username: str = Field(min_length=1, max_length=320)
+    password: SecretStr = Field(min_length=1, max_length=1024)
 
-    @field_validator("server_url")
-    @classmethod
-    def _server_url_fits_provider(cls, value: str | None, info: ValidationInfo) -> str | None:
-        provider = info.data.get("provider")
-        if provider == "icloud" and value:
-            raise ValueError("must be left out for icloud: creneau knows iCloud's server")
-        if provider == "caldav" and not (value or "").strip():
-            raise ValueError("is required for caldav")
-        return value
+
+class ICloudAccountCreate(BaseModel):
+    """iCloud: creneau knows its server, so no ``server_url`` (refused when given)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: Literal["icloud"]
+    username: str = Field(min_length=1, max_length=320, description="The Apple ID")
+    password: SecretStr = Field(min_length=1, max_length=1024, description="An app-specific password")
+
+
+# One schema per provider, so that the OpenAPI says what is required for which (server_url for caldav only).
+AccountCreate = CaldavAccountCreate | ICloudAccountCreate
 
 
 class CalendarPatch(BaseModel):

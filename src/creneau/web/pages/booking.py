@@ -43,16 +43,27 @@ def _zone(tz: str | None, fallback: str) -> tuple[str, ZoneInfo]:
     return name, bookings.check_timezone(name)
 
 
-def _week_start(week: str | None, zone: ZoneInfo) -> date:
+def _week_start(week: str | None, zone: ZoneInfo, *, last: date) -> date:
+    """The Monday of ``week`` (any ISO date of it), kept between this week and the one of ``last`` (the
+    horizon's last day): ``week=9999-12-31`` or ``0001-01-01`` shows the nearest week that has slots."""
     today = datetime.now(zone).date()
-    if week:
-        try:
-            day = date.fromisoformat(week)
-        except ValueError:
-            day = today
-    else:
+    try:
+        day = date.fromisoformat(week) if week else today
+    except ValueError:
         day = today
+    day = min(max(day, today), max(last, today))
     return day - timedelta(days=day.weekday())
+
+
+def _local_days(first: date, days: int, zone: ZoneInfo, *, now: datetime, horizon_days: int) -> Interval:
+    """``days`` local days from ``first``, cut to the bookable range (from a day before ``now`` to a day
+    after the horizon): the slots are the same, and no date near year 1 or 9999 is computed with."""
+    today = now.astimezone(zone).date()
+    low, high = today - timedelta(days=1), today + timedelta(days=horizon_days + 1)
+    # ``first + days`` is computed only when it stays before ``high`` (near 9999 it would overflow).
+    end = high if (high - first).days < days else first + timedelta(days=days)
+    start = min(max(first, low), end)
+    return _local_window(start, max(0, (end - start).days), zone)
 
 
 def _local_window(first: date, days: int, zone: ZoneInfo) -> Interval:
@@ -84,10 +95,10 @@ def _slots_page(
         tz_name, zone = _zone(tz, study_session.timezone)
     except ValidationFailed as exc:
         return _problem_page(request, exc)
-    first = _week_start(week, zone)
     now = datetime.now(UTC)
-    slots = offered_slots(session, study_session=study_session, window=_local_window(first, 7, zone), now=now)
     horizon_end = (now + timedelta(days=study_session.horizon_days)).astimezone(zone).date()
+    first = _week_start(week, zone, last=horizon_end)
+    slots = offered_slots(session, study_session=study_session, window=_local_window(first, 7, zone), now=now)
     return render(
         request,
         "book.html",
@@ -159,11 +170,10 @@ def slots_json(
         raise ValidationFailed(
             "must be between %(low)s and %(high)s", field="days", params={"low": 1, "high": MAX_DAYS}
         )
-    first = start or datetime.now(zone).date()
     now = datetime.now(UTC)
-    slots = offered_slots(
-        session, study_session=study_session, window=_local_window(first, days, zone), now=now
-    )
+    first = start or now.astimezone(zone).date()
+    window = _local_days(first, days, zone, now=now, horizon_days=study_session.horizon_days)
+    slots = offered_slots(session, study_session=study_session, window=window, now=now)
     return JSONResponse(
         {
             "timezone": tz_name,

@@ -24,6 +24,7 @@ from creneau.web.deps import CurrentResearcher, RuntimeDep, SessionDep
 from creneau.web.deps import get_runtime as runtime_of
 from creneau.web.errors import problem_for
 from creneau.web.i18n import N_
+from creneau.web.params import DbId
 from creneau.web.render import flash, local_path, render, translator_for
 from creneau.web.views import account_view, is_busy, provider_label
 
@@ -134,7 +135,11 @@ def connect(
 
 @router.post("/accounts/{account_id}/sync")
 def sync_now(
-    request: Request, account_id: int, session: SessionDep, runtime: RuntimeDep, researcher: CurrentResearcher
+    request: Request,
+    account_id: DbId,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    researcher: CurrentResearcher,
 ) -> RedirectResponse:
     account = get_account(session, researcher_id=researcher.id, account_id=account_id)
     runtime.jobs.enqueue_sync(account.id)
@@ -145,7 +150,7 @@ def sync_now(
 @router.post("/calendars/{calendar_id}/conflicts")
 def switch_conflicts(
     request: Request,
-    calendar_id: int,
+    calendar_id: DbId,
     session: SessionDep,
     researcher: CurrentResearcher,
     check_conflicts: Annotated[Literal["on", "off"], Form()],
@@ -185,7 +190,7 @@ def _remember_deletion(request: Request, disconnected: DisconnectReport) -> None
 
 @router.get("/accounts/{account_id}/delete")
 def confirm_delete_account(
-    request: Request, account_id: int, session: SessionDep, researcher: CurrentResearcher
+    request: Request, account_id: DbId, session: SessionDep, researcher: CurrentResearcher
 ) -> Response:
     account = get_account(session, researcher_id=researcher.id, account_id=account_id)
     return _confirm_page(
@@ -196,7 +201,7 @@ def confirm_delete_account(
 @router.post("/accounts/{account_id}/delete")
 def remove_account(
     request: Request,
-    account_id: int,
+    account_id: DbId,
     session: SessionDep,
     runtime: RuntimeDep,
     researcher: CurrentResearcher,

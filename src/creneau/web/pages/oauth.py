@@ -28,6 +28,7 @@ from creneau.store.models import CalendarAccount
 from creneau.web.deps import CurrentResearcher, RuntimeDep, SessionDep
 from creneau.web.errors import problem_for
 from creneau.web.i18n import N_
+from creneau.web.params import DbId
 from creneau.web.render import flash, local_path, translator_for
 from creneau.web.views import provider_label
 
@@ -89,7 +90,11 @@ def connect(
 
 @router.get(INTEGRATIONS + "/accounts/{account_id}/reconnect")
 def reconnect(
-    request: Request, account_id: int, session: SessionDep, runtime: RuntimeDep, researcher: CurrentResearcher
+    request: Request,
+    account_id: DbId,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    researcher: CurrentResearcher,
 ) -> Response:
     account = get_account(session, researcher_id=researcher.id, account_id=account_id)
     connector = connector_of(account)
@@ -108,7 +113,11 @@ def reconnect(
 
 @router.get(INTEGRATIONS + "/accounts/{account_id}/move")
 def move(
-    request: Request, account_id: int, session: SessionDep, runtime: RuntimeDep, researcher: CurrentResearcher
+    request: Request,
+    account_id: DbId,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    researcher: CurrentResearcher,
 ) -> Response:
     """ "Move to the new integration": the new Google flow, then the legacy account's place is taken."""
     account = get_account(session, researcher_id=researcher.id, account_id=account_id)

@@ -14,6 +14,7 @@ from creneau.store.models import Researcher
 from creneau.web.deps import CurrentResearcher, RuntimeDep, SessionDep, sign_out
 from creneau.web.errors import problem_for
 from creneau.web.i18n import N_
+from creneau.web.params import DbId
 from creneau.web.render import flash, render, translator_for
 
 router = APIRouter(prefix="/settings/security")
@@ -107,7 +108,7 @@ def new_password(
 
 @router.post("/sessions/{record_id}/end")
 def end_one_session(
-    request: Request, record_id: int, session: SessionDep, researcher: CurrentResearcher
+    request: Request, record_id: DbId, session: SessionDep, researcher: CurrentResearcher
 ) -> RedirectResponse:
     if record_id == _this_session(request):
         sign_out(request, session)

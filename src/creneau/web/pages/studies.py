@@ -32,6 +32,7 @@ from creneau.store.models import Booking, Researcher, StudySession
 from creneau.web.deps import CurrentResearcher, RuntimeDep, SessionDep
 from creneau.web.errors import problem_for
 from creneau.web.i18n import N_
+from creneau.web.params import MAX_DB_ID, DbId
 from creneau.web.render import flash, render, translator_for
 from creneau.web.timezones import common_timezones
 
@@ -84,7 +85,7 @@ def new_study(
 
 @router.get("/studies/{study_id}")
 def study_page(
-    request: Request, study_id: int, session: SessionDep, researcher: CurrentResearcher
+    request: Request, study_id: DbId, session: SessionDep, researcher: CurrentResearcher
 ) -> Response:
     study = get_study(session, researcher_id=researcher.id, study_id=study_id)
     return render(request, "study.html", study=study, base_url=request.app.state.runtime.settings.base_url)
@@ -93,7 +94,7 @@ def study_page(
 @router.post("/studies/{study_id}/sessions")
 def new_session(
     request: Request,
-    study_id: int,
+    study_id: DbId,
     session: SessionDep,
     researcher: CurrentResearcher,
     name: Annotated[str, Form(max_length=400)] = "",
@@ -122,7 +123,7 @@ def _settings_page(
     manager_id = form_manager(
         session,
         study_session=study_session,
-        requested=int(raw_manager) if raw_manager.isdigit() and len(raw_manager) < 19 else None,
+        requested=int(raw_manager) if raw_manager.isdecimal() and int(raw_manager) <= MAX_DB_ID else None,
     )
     workspace_id = study_session.study.workspace_id
     choices = destination_choices(session, workspace_id=workspace_id, manager_id=manager_id)
@@ -161,7 +162,7 @@ def form_weekly(form: dict[str, str]) -> list[str]:
 @router.get("/sessions/{session_id}/settings")
 def settings_page(
     request: Request,
-    session_id: int,
+    session_id: DbId,
     session: SessionDep,
     researcher: CurrentResearcher,
     calendar: int | None = None,
@@ -175,14 +176,19 @@ def _minutes(form: dict[str, str], name: str, default: int) -> int:
     if not raw:
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise ValidationFailed("must be a whole number", field=name) from None
+    if not -MAX_DB_ID <= value <= MAX_DB_ID:  # 10**30 minutes: no column (and no timedelta) holds it
+        raise ValidationFailed(
+            "must be between %(low)s and %(high)s", field=name, params={"low": 0, "high": MAX_DB_ID}
+        )
+    return value
 
 
 @router.post("/sessions/{session_id}/settings")
 async def save_settings(
-    request: Request, session_id: int, session: SessionDep, researcher: CurrentResearcher
+    request: Request, session_id: DbId, session: SessionDep, researcher: CurrentResearcher
 ) -> Response:
     study_session = get_session(session, researcher_id=researcher.id, session_id=session_id)
     form = {k: str(v) for k, v in (await request.form()).items()}
@@ -223,7 +229,7 @@ async def save_settings(
 
 @router.get("/sessions/{session_id}/bookings")
 def bookings_page(
-    request: Request, session_id: int, session: SessionDep, researcher: CurrentResearcher
+    request: Request, session_id: DbId, session: SessionDep, researcher: CurrentResearcher
 ) -> Response:
     study_session = get_session(session, researcher_id=researcher.id, session_id=session_id)
     now = datetime.now(UTC)
@@ -252,8 +258,8 @@ def _own_booking(session: Session, researcher: Researcher, session_id: int, book
 @router.post("/sessions/{session_id}/bookings/{booking_id}/cancel")
 def cancel_booking(
     request: Request,
-    session_id: int,
-    booking_id: int,
+    session_id: DbId,
+    booking_id: DbId,
     session: SessionDep,
     researcher: CurrentResearcher,
     runtime: RuntimeDep,
@@ -268,8 +274,8 @@ def cancel_booking(
 @router.post("/sessions/{session_id}/bookings/{booking_id}/move")
 def move_booking(
     request: Request,
-    session_id: int,
-    booking_id: int,
+    session_id: DbId,
+    booking_id: DbId,
     session: SessionDep,
     researcher: CurrentResearcher,
     runtime: RuntimeDep,

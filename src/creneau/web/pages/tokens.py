@@ -12,6 +12,7 @@ from creneau.identity import create_api_token, delete_api_token, list_api_tokens
 from creneau.store.models import Researcher
 from creneau.web.deps import CurrentResearcher, SessionDep
 from creneau.web.i18n import N_
+from creneau.web.params import DbId
 from creneau.web.render import flash, render
 
 router = APIRouter(prefix="/settings/api-tokens")
@@ -47,7 +48,7 @@ def new_api_token(
 
 @router.post("/{token_id}/delete")
 def revoke_api_token(
-    request: Request, token_id: int, session: SessionDep, researcher: CurrentResearcher
+    request: Request, token_id: DbId, session: SessionDep, researcher: CurrentResearcher
 ) -> RedirectResponse:
     delete_api_token(session, researcher_id=researcher.id, token_id=token_id)
     flash(request, N_("The API token is revoked."))

@@ -27,6 +27,7 @@ from creneau.scheduling.workspaces import (
 from creneau.web.deps import CurrentResearcher, RuntimeDep, SessionDep
 from creneau.web.errors import problem_for
 from creneau.web.i18n import N_
+from creneau.web.params import DbId
 from creneau.web.render import flash, render, translator_for
 
 router = APIRouter()
@@ -97,7 +98,7 @@ def invite_colleague(
 @router.post(PAGE + "/members/{member_id}/role")
 def change_role(
     request: Request,
-    member_id: int,
+    member_id: DbId,
     session: SessionDep,
     researcher: CurrentResearcher,
     role: Annotated[str, Form(max_length=16)] = "member",
@@ -125,7 +126,7 @@ def invitations_page(request: Request, session: SessionDep, researcher: CurrentR
 
 @router.post(INVITATIONS_PAGE + "/{invitation_id}/accept")
 def accept(
-    request: Request, invitation_id: int, session: SessionDep, researcher: CurrentResearcher
+    request: Request, invitation_id: DbId, session: SessionDep, researcher: CurrentResearcher
 ) -> Response:
     member = accept_invitation(session, researcher=researcher, invitation_id=invitation_id)
     flash(request, N_("You are now a member of the workspace %(name)s."), name=member.workspace.name)
@@ -134,7 +135,7 @@ def accept(
 
 @router.post(INVITATIONS_PAGE + "/{invitation_id}/decline")
 def decline(
-    request: Request, invitation_id: int, session: SessionDep, researcher: CurrentResearcher
+    request: Request, invitation_id: DbId, session: SessionDep, researcher: CurrentResearcher
 ) -> Response:
     decline_invitation(session, researcher=researcher, invitation_id=invitation_id)
     flash(request, N_("The invitation is declined."))
