@@ -24,7 +24,6 @@ from msgraph.generated.users.item.calendar.get_schedule.get_schedule_post_reques
 from msgraph.generated.users.item.calendars.item.calendar_view.calendar_view_request_builder import (  # noqa: E402
     CalendarViewRequestBuilder,
 )
-from msgraph.graph_service_client import GraphServiceClient  # noqa: E402
 
 from creneau.emulators.msgraph import RunningEmulator  # noqa: E402
 from tests.emulators.msgraph.conftest import Account  # noqa: E402
