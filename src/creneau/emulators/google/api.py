@@ -244,9 +244,8 @@ async def watch(request: Request) -> Response:
     if not body.get("id") or not body.get("address"):
         raise bad_request("Required", reason="required")
     if not isinstance(body["id"], str) or not _CHANNEL_ID.fullmatch(body["id"]):
-        raise bad_request(
-            "Invalid channel id: at most 64 characters among A-Z a-z 0-9 - _ + / =.", reason="invalid"
-        )
+        # Google's own words (no "." or "@": an e-mail address is not a valid channel id).
+        raise bad_request("Channel id must match [A-Za-z0-9\\-_\\+/=]+ (at most 64 characters)")
     if body["id"] in state.notifier.channels:
         raise bad_request(f"Channel id {body['id']} not unique", reason="channelIdNotUnique")
     try:
