@@ -24,6 +24,9 @@ from msgraph.generated.users.item.calendar.get_schedule.get_schedule_post_reques
 from msgraph.generated.users.item.calendars.item.calendar_view.calendar_view_request_builder import (  # noqa: E402
     CalendarViewRequestBuilder,
 )
+from msgraph.generated.users.item.events.item.instances.instances_request_builder import (  # noqa: E402
+    InstancesRequestBuilder,
+)
 
 from creneau.emulators.msgraph import RunningEmulator  # noqa: E402
 from tests.emulators.msgraph.conftest import Account  # noqa: E402
@@ -222,3 +225,42 @@ def test_an_occurrence_refuses_a_stale_change_key(emulator: RunningEmulator, acc
     fresh = account.client.delete(url, headers={"If-Match": f'W/"{first.change_key}"'})
     assert fresh.status_code == 204
     assert first.id not in {e.id for e in _view(calendar, account)}
+
+
+def test_events_list_series_masters_and_instances_list_occurrences(
+    emulator: RunningEmulator, account: Account
+) -> None:
+    calendar, master = _series(emulator, account)
+    single = emulator.state.put_event(
+        calendar,
+        {
+            "subject": "Once",
+            "start": {"dateTime": "2030-03-06T12:00:00", "timeZone": "UTC"},
+            "end": {"dateTime": "2030-03-06T13:00:00", "timeZone": "UTC"},
+        },
+    )
+    listed = run(lambda c: c.me.calendars.by_calendar_id(calendar).events.get(), account)
+    assert listed is not None
+    kinds = {e.id: e.type for e in listed.value or []}
+    assert kinds == {master: EventType.SeriesMaster, single: EventType.SingleInstance}
+
+    query = InstancesRequestBuilder.InstancesRequestBuilderGetQueryParameters(
+        start_date_time="2030-03-05T00:00:00Z", end_date_time="2030-03-31T00:00:00Z"
+    )
+    config = RequestConfiguration(query_parameters=query)
+    found = run(
+        lambda c: c.me.events.by_event_id(master).instances.get(request_configuration=config), account
+    )
+    assert found is not None
+    assert [(e.type, e.start.date_time if e.start else None) for e in found.value or []] == [
+        (EventType.Occurrence, "2030-03-05T09:00:00.0000000"),
+        (EventType.Occurrence, "2030-03-06T09:00:00.0000000"),
+    ]
+    no_window = _refused(lambda c: c.me.events.by_event_id(master).instances.get(), account)
+    assert no_window.response_status_code == 400 and no_window.error is not None
+    assert no_window.error.code == "ErrorInvalidParameter"
+    missing = _refused(
+        lambda c: c.me.events.by_event_id("AAMkAGnothere").instances.get(request_configuration=config),
+        account,
+    )
+    assert missing.response_status_code == 404
