@@ -33,6 +33,8 @@ from tests.emulators.msgraph.conftest import Account  # noqa: E402
 from tests.emulators.msgraph.test_sdk_fidelity import DAY, _time, run  # noqa: E402
 from tests.emulators.msgraph.webhook import Receiver  # noqa: E402
 
+WELL_FORMED = "AAMkAGI2TG93AAA" + "x" * 40  # shaped like an Exchange id, naming nothing
+
 
 def _refused(make: Any, account: Account) -> ODataError:
     with pytest.raises(ODataError) as caught:
@@ -216,6 +218,19 @@ def test_occurrences_are_addressable_by_id(emulator: RunningEmulator, account: A
     assert never.response_status_code == 404
 
 
+def test_a_malformed_id_is_a_400_and_an_unknown_one_a_404(account: Account) -> None:
+    malformed = _refused(lambda c: c.me.events.by_event_id("nope").get(), account)
+    assert malformed.response_status_code == 400 and malformed.error is not None
+    assert (malformed.error.code, malformed.error.message) == ("ErrorInvalidIdMalformed", "Id is malformed.")
+    bad_calendar = _refused(lambda c: c.me.calendars.by_calendar_id("my calendar").get(), account)
+    assert bad_calendar.response_status_code == 400
+    unknown = _refused(lambda c: c.me.events.by_event_id(WELL_FORMED).get(), account)
+    assert unknown.response_status_code == 404 and unknown.error is not None
+    assert unknown.error.code == "ErrorItemNotFound"
+    unknown_calendar = _refused(lambda c: c.me.calendars.by_calendar_id(WELL_FORMED).get(), account)
+    assert unknown_calendar.response_status_code == 404
+
+
 def test_an_occurrence_refuses_a_stale_change_key(emulator: RunningEmulator, account: Account) -> None:
     calendar, _ = _series(emulator, account)
     first = _view(calendar, account)[0]
@@ -260,7 +275,7 @@ def test_events_list_series_masters_and_instances_list_occurrences(
     assert no_window.response_status_code == 400 and no_window.error is not None
     assert no_window.error.code == "ErrorInvalidParameter"
     missing = _refused(
-        lambda c: c.me.events.by_event_id("AAMkAGnothere").instances.get(request_configuration=config),
+        lambda c: c.me.events.by_event_id(WELL_FORMED).instances.get(request_configuration=config),
         account,
     )
     assert missing.response_status_code == 404

@@ -42,6 +42,20 @@ def error_response(exc: EmulatorError, request: Request | None = None) -> JSONRe
     return JSONResponse(body, status_code=exc.status, headers=headers)
 
 
+# Exchange ids are base64 of a binary entry id: long, of base64 characters ("-" and "_" standing for "+"
+# and "/" in URLs). Anything else is refused before any lookup, as Graph does.
+_ID = re.compile(r"[A-Za-z0-9+/=_-]{16,}")
+
+
+def check_ids(request: Request) -> None:
+    """:raises EmulatorError: 400 ``ErrorInvalidIdMalformed`` for a calendar or event id in the path that
+    cannot be an Exchange id (a well-formed id nobody has is a 404 ``ErrorItemNotFound`` instead)."""
+    for name in ("cid", "eid"):
+        value = request.path_params.get(name)
+        if value is not None and not _ID.fullmatch(value):
+            raise EmulatorError(400, "ErrorInvalidIdMalformed", "Id is malformed.")
+
+
 def authenticated(handler: Endpoint) -> Callable[[Request], Awaitable[Response]]:
     """Wrap a Graph endpoint: check the Bearer token (401 otherwise), answer EmulatorErrors as Graph does."""
 
@@ -58,6 +72,7 @@ def authenticated(handler: Endpoint) -> Callable[[Request], Awaitable[Response]]
                     if not header
                     else "Access token has expired or is not yet valid.",
                 )
+            check_ids(request)
             return await handler(request, user)
         except EmulatorError as exc:
             return error_response(exc, request)
