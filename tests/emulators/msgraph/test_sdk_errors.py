@@ -53,12 +53,13 @@ def test_a_route_the_emulator_lacks_answers_a_graph_error_object(account: Accoun
 
 
 def test_unknown_segments_and_methods_answer_json(emulator: RunningEmulator, account: Account) -> None:
-    deep = account.client.get(f"{account.base}/me/calendars/AAMkAnything/bogus/more")
+    deep = account.client.get(f"{account.base}/me/calendars/{WELL_FORMED}/bogus/more")
     assert deep.status_code == 400 and deep.headers["content-type"].startswith("application/json")
     assert deep.json()["error"]["message"] == "Resource not found for the segment 'bogus'."
-    wrong = account.client.put(f"{account.base}/me/events/AAMkAGxyz", json={})
+    wrong = account.client.put(f"{account.base}/me/events/{WELL_FORMED}", json={})
     assert wrong.status_code == 405 and wrong.headers["content-type"].startswith("application/json")
-    assert wrong.json()["error"]["code"] and wrong.json()["error"]["innerError"]["request-id"]
+    assert wrong.json()["error"]["code"] == "ErrorInvalidRequest"
+    assert wrong.json()["error"]["innerError"]["request-id"]
     sent = account.client.get(f"{account.base}/me/nowhere", headers={"client-request-id": "mine-42"})
     assert sent.json()["error"]["innerError"]["client-request-id"] == "mine-42"
     unauthenticated = httpx.get(f"{account.base}/me")

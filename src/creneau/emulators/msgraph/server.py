@@ -73,11 +73,8 @@ def create_app(state: GraphState, notifier: Notifier) -> Starlette:
         if not request.url.path.startswith("/v1.0/"):
             return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
         if exc.status_code == 405:
-            error = EmulatorError(
-                405,
-                "Request_BadRequest",
-                f"The HTTP method '{request.method}' is not supported by the resource.",
-            )
+            # What Graph's Outlook workload answers for a method its resource does not support.
+            error = EmulatorError(405, "ErrorInvalidRequest", "The OData request is not supported.")
         elif exc.status_code == 404:
             segment = _unknown_segment(request.url.path, templates)
             error = EmulatorError(400, "BadRequest", f"Resource not found for the segment '{segment}'.")
