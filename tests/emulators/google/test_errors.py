@@ -81,6 +81,23 @@ def test_an_empty_time_range_is_refused_as_the_errors_guide_shows(client: tuple[
     }
 
 
+def test_a_time_without_offset_is_a_bad_request(client: tuple[str, Any]) -> None:
+    email, service = client
+    for name in ("timeMin", "timeMax", "updatedMin"):
+        status, detail, _ = _refusal(service.events().list(calendarId=email, **{name: "2030-03-04T10:00:00"}))
+        assert status == 400 and (detail["domain"], detail["reason"]) == ("global", "badRequest")
+    status, detail, _ = _refusal(
+        service.freebusy().query(
+            body={
+                "timeMin": "2030-03-04T10:00:00",
+                "timeMax": "2030-03-04T11:00:00Z",
+                "items": [{"id": email}],
+            }
+        )
+    )
+    assert status == 400 and detail["reason"] == "badRequest"
+
+
 def test_freebusy_refuses_an_end_before_its_start_and_its_documented_maxima(client: tuple[str, Any]) -> None:
     email, service = client
 

@@ -170,7 +170,8 @@ def _matching(cal: Calendar, params: Mapping[str, str]) -> list[Event]:
         time_max = model.parse_instant(params["timeMax"]) if params.get("timeMax") else None
         updated_min = model.parse_instant(params["updatedMin"]) if params.get("updatedMin") else None
     except ValueError:
-        raise bad_request("Bad Request") from None
+        # timeMin/timeMax/updatedMin need an RFC 3339 offset ("mandatory time zone offset", reference)
+        raise bad_request("Bad Request", reason="badRequest") from None
     if time_min and time_max and time_max <= time_min:
         raise time_range_empty()
     query = (params.get("q") or "").lower()
