@@ -62,6 +62,8 @@ def test_unknown_segments_and_methods_answer_json(emulator: RunningEmulator, acc
     assert wrong.json()["error"]["innerError"]["request-id"]
     sent = account.client.get(f"{account.base}/me/nowhere", headers={"client-request-id": "mine-42"})
     assert sent.json()["error"]["innerError"]["client-request-id"] == "mine-42"
+    version = account.client.get(account.base.replace("/v1.0", "/v2.5") + "/me")
+    assert version.status_code == 400 and version.json()["error"]["message"] == "Invalid version: v2.5"
     unauthenticated = httpx.get(f"{account.base}/me")
     assert unauthenticated.status_code == 401
     assert unauthenticated.json()["error"]["code"] == "InvalidAuthenticationToken"

@@ -70,8 +70,12 @@ def create_app(state: GraphState, notifier: Notifier) -> Starlette:
         """Graph never answers text/plain: a path it cannot resolve is a 400 naming the segment, a method
         a resource does not support a 405, both as Graph error objects."""
         assert isinstance(exc, HTTPException)
-        if not request.url.path.startswith("/v1.0/"):
+        path = request.url.path
+        if path.startswith("/_emulator/") or "/oauth2/" in path:  # not Graph: the emulator's own pages
             return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
+        if not path.startswith("/v1.0/"):
+            version = path.strip("/").split("/")[0]
+            return error_response(EmulatorError(400, "BadRequest", f"Invalid version: {version}"), request)
         if exc.status_code == 405:
             # What Graph's Outlook workload answers for a method its resource does not support.
             error = EmulatorError(405, "ErrorInvalidRequest", "The OData request is not supported.")
