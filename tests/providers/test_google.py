@@ -102,7 +102,7 @@ def test_watch_then_stop(
         google_harness.email,
         address="http://127.0.0.1:9/hook",
         token="tok",
-        channel_id="chan-" + google_harness.email,
+        channel_id="chan-" + google_harness.email.replace("@", "-").replace(".", "-"),  # Google's id charset
         ttl=timedelta(hours=2),
     )
     assert channel.expiration is not None

@@ -151,11 +151,12 @@ def test_push_notifications_carry_the_channel_token(
     google: RunningEmulator, google_user: tuple[str, TokenSet], receiver: Receiver
 ) -> None:
     email, tokens = google_user
+    tag = email.replace("@", "-at-").replace(".", "-")  # channel ids: letters, digits, - _ + / = only
     with _api(google, tokens.access_token) as api:
         channel = api.post(
             f"/calendars/{email}/events/watch",
             json={
-                "id": "chan-1-" + email,
+                "id": "chan-1-" + tag,
                 "type": "web_hook",
                 "address": receiver.url,
                 "token": "s3cret",
@@ -170,18 +171,18 @@ def test_push_notifications_carry_the_channel_token(
             ("exists", "2"),
         ]
         assert {h["x-goog-channel-token"] for h in seen} == {"s3cret"}
-        assert {h["x-goog-channel-id"] for h in seen} == {"chan-1-" + email}
+        assert {h["x-goog-channel-id"] for h in seen} == {"chan-1-" + tag}
         assert {h["x-goog-resource-id"] for h in seen} == {channel["resourceId"]}
         stop = api.post("/channels/stop", json={"id": channel["id"], "resourceId": channel["resourceId"]})
         assert stop.status_code == 204
         api.post(f"/calendars/{email}/events", json=_event())
         other = api.post(
             f"/calendars/{email}/events/watch",
-            json={"id": "chan-2-" + email, "type": "web_hook", "address": receiver.url},
+            json={"id": "chan-2-" + tag, "type": "web_hook", "address": receiver.url},
         )
         assert other.status_code == 200
     seen = receiver.wait_for(3)
-    assert [h["x-goog-channel-id"] for h in seen][2:] == ["chan-2-" + email]  # nothing on the stopped one
+    assert [h["x-goog-channel-id"] for h in seen][2:] == ["chan-2-" + tag]  # nothing on the stopped one
 
 
 def test_a_failed_delivery_is_not_fatal(google: RunningEmulator, google_user: tuple[str, TokenSet]) -> None:

@@ -4,6 +4,7 @@ watch and channels.stop. Handlers stay thin: authenticate, check the caller's ac
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import time
 from datetime import UTC
@@ -16,13 +17,24 @@ from starlette.routing import Route
 
 from creneau.emulators.google import model
 from creneau.emulators.google.accounts import User
-from creneau.emulators.google.errors import ApiError, bad_request, not_found, unauthorized
+from creneau.emulators.google.errors import (
+    ApiError,
+    bad_request,
+    not_found,
+    out_of_range,
+    time_range_empty,
+    unauthorized,
+)
 from creneau.emulators.google.push import DEFAULT_TTL, MAX_TTL, Channel
 from creneau.emulators.google.state import GoogleState
 from creneau.emulators.google.store import WRITE_ROLES, Calendar, Entry
 
 PREFIX = "/calendar/v3"
-FREEBUSY_MAX_CALENDARS = 50
+FREEBUSY_MAX_CALENDARS = 50  # calendarExpansionMax: "Maximum value is 50"
+FREEBUSY_MAX_GROUP = 100  # groupExpansionMax: "Maximum value is 100"
+CALENDAR_LIST_DEFAULT, CALENDAR_LIST_MAX = 100, 250
+# "Your channel ID ... Maximum length: 64 characters" (push guide); the characters Google accepts.
+_CHANNEL_ID = re.compile(r"[A-Za-z0-9\-_+/=]{1,64}")
 
 
 def _state(request: Request) -> GoogleState:
@@ -56,7 +68,9 @@ def _calendar(request: Request, user: User, *, write: bool = False) -> tuple[Cal
     state = _state(request)
     entry = state.store.entry(user.email, request.path_params["calendarId"])
     if write and entry.access_role not in WRITE_ROLES:
-        raise ApiError(403, "requiredAccessLevel", "You need to have writer access to this calendar.")
+        raise ApiError(
+            403, "requiredAccessLevel", "You need to have writer access to this calendar.", domain="calendar"
+        )
     if not write and entry.access_role == "freeBusyReader":
         raise not_found()
     return state.store.calendar(entry.calendar_id), entry
@@ -93,11 +107,28 @@ async def calendar_list(request: Request) -> Response:
     state = _state(request)
     params = request.query_params
     try:
-        size = min(int(params.get("maxResults", "100")), 250)
+        size = int(params.get("maxResults", str(CALENDAR_LIST_DEFAULT)))
         offset = int(params.get("pageToken", "0") or 0)
     except ValueError:
         raise bad_request("Invalid value.") from None
-    show_hidden = params.get("showHidden", "false") == "true"
+    if size < 1:
+        raise out_of_range("maxResults", params["maxResults"], 1, CALENDAR_LIST_MAX)
+    size = min(size, CALENDAR_LIST_MAX)  # "The page size can never be larger than 250 entries."
+    token = params.get("syncToken")
+    if token:
+        # calendarList.list reference: minAccessRole and showOwnOrganizationOnly cannot come with a
+        # syncToken, and neither showDeleted nor showHidden may be false.
+        for name in ("minAccessRole", "showOwnOrganizationOnly"):
+            if params.get(name):
+                raise bad_request(
+                    f"The {name} parameter cannot be used together with syncToken.", parameter=name
+                )
+        for name in ("showDeleted", "showHidden"):
+            if params.get(name, "").lower() == "false":
+                raise bad_request(f"{name} cannot be false together with syncToken.", parameter=name)
+        if token not in state.listings.calendar_list_tokens:
+            raise ApiError(410, "fullSyncRequired", "Sync token is no longer valid, a full sync is required.")
+    show_hidden = bool(token) or params.get("showHidden", "false") == "true"
     roles = ["freeBusyReader", "reader", "writer", "owner"]
     floor = roles.index(params.get("minAccessRole", "freeBusyReader"))
     with state.lock:
@@ -111,7 +142,11 @@ async def calendar_list(request: Request) -> Response:
     if offset + size < len(entries):
         body["nextPageToken"] = str(offset + size)
     else:
+        # An incremental listing answers every entry again: a superset of what changed, which Google's
+        # contract allows a client to receive (it replaces entries by id).
         body["nextSyncToken"] = "L" + secrets.token_urlsafe(12)
+        with state.lock:
+            state.listings.calendar_list_tokens.add(body["nextSyncToken"])
     return JSONResponse(body)
 
 
@@ -153,13 +188,29 @@ async def freebusy(request: Request) -> Response:
     user = _user(request)
     state = _state(request)
     body = await _body(request)
+    for name in ("timeMin", "timeMax"):
+        if not body.get(name):
+            raise bad_request(f"Missing {name} parameter.", reason="required", parameter=name)
     try:
         window = (model.parse_instant(body["timeMin"]), model.parse_instant(body["timeMax"]))
-    except (KeyError, TypeError, ValueError):
-        raise bad_request("Bad Request") from None
+    except (TypeError, ValueError, AttributeError):
+        raise bad_request("Bad Request", reason="badRequest") from None
+    if window[1] <= window[0]:
+        raise time_range_empty()
+    for name, most in (
+        ("calendarExpansionMax", FREEBUSY_MAX_CALENDARS),
+        ("groupExpansionMax", FREEBUSY_MAX_GROUP),
+    ):
+        if name in body:
+            value = body[name]
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0 or value > most:
+                raise bad_request(f"Invalid {name} value: maximum value is {most}.", parameter=name)
     items = body.get("items") or []
-    if len(items) > FREEBUSY_MAX_CALENDARS:
-        raise bad_request("Too many calendars requested.", reason="tooManyCalendarsRequested")
+    limit = min(int(body.get("calendarExpansionMax") or FREEBUSY_MAX_CALENDARS), FREEBUSY_MAX_CALENDARS)
+    if len(items) > limit:
+        raise bad_request(
+            "Too many calendars requested.", reason="tooManyCalendarsRequested", domain="calendar"
+        )
     calendars: dict[str, Any] = {}
     for item in items:
         cal_id = str(item.get("id", ""))
@@ -192,13 +243,26 @@ async def watch(request: Request) -> Response:
         raise bad_request("Invalid value for: type", reason="invalidParameter")
     if not body.get("id") or not body.get("address"):
         raise bad_request("Required", reason="required")
+    if not isinstance(body["id"], str) or not _CHANNEL_ID.fullmatch(body["id"]):
+        # Google's own words (no "." or "@": an e-mail address is not a valid channel id).
+        raise bad_request("Channel id must match [A-Za-z0-9\\-_\\+/=]+ (at most 64 characters)")
     if body["id"] in state.notifier.channels:
         raise bad_request(f"Channel id {body['id']} not unique", reason="channelIdNotUnique")
     try:
         ttl = int((body.get("params") or {}).get("ttl", DEFAULT_TTL))
     except ValueError:
         raise bad_request("Invalid ttl value.") from None
-    expiration = time.time() + max(1, min(ttl, MAX_TTL))
+    now = time.time()
+    expiration = now + max(1, min(ttl, MAX_TTL))
+    if body.get("expiration") is not None:
+        # The channel's requested expiration (ms since the epoch) is honoured up to the longest lifetime.
+        try:
+            wanted = int(str(body["expiration"])) / 1000
+        except ValueError:
+            raise bad_request("Invalid expiration value.") from None
+        if wanted <= now:
+            raise bad_request("The channel expiration must be in the future.")
+        expiration = min(wanted, now + MAX_TTL)
     resource_uri = f"{state.base_url}{PREFIX}/calendars/{cal.id}/events?alt=json"
     channel = state.notifier.open(
         Channel(

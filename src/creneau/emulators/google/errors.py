@@ -75,5 +75,23 @@ def not_found() -> ApiError:
     return ApiError(404, "notFound", "Not Found")
 
 
-def bad_request(message: str, reason: str = "invalid") -> ApiError:
-    return ApiError(400, reason, message)
+def bad_request(
+    message: str, reason: str = "invalid", *, domain: str = "global", parameter: str | None = None
+) -> ApiError:
+    """A 400; ``parameter`` names the query parameter at fault (``locationType: parameter``)."""
+    extra = {"locationType": "parameter", "location": parameter} if parameter else None
+    return ApiError(400, reason, message, domain=domain, extra=extra)
+
+
+def time_range_empty(location: str = "timeMax") -> ApiError:
+    """Google's own example of a 400 (the Calendar errors guide): domain ``calendar``."""
+    return bad_request(
+        "The specified time range is empty.", "timeRangeEmpty", domain="calendar", parameter=location
+    )
+
+
+def out_of_range(name: str, value: str, low: int, high: int) -> ApiError:
+    """A number outside the bounds the discovery document or the reference gives."""
+    return bad_request(
+        f"Invalid value '{value}'. Values must be within the range: [{low}, {high}]", parameter=name
+    )

@@ -24,7 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from creneau.emulators.google import model
-from creneau.emulators.google.errors import ApiError, bad_request
+from creneau.emulators.google.errors import ApiError, bad_request, out_of_range, time_range_empty
 from creneau.emulators.google.store import Calendar
 
 Event = dict[str, Any]
@@ -56,6 +56,7 @@ class Listings:
     lock: threading.RLock
     sync_tokens: dict[str, tuple[str, int]] = field(default_factory=dict)  # token → (calendar, sequence)
     pages: dict[str, _Snapshot] = field(default_factory=dict)
+    calendar_list_tokens: set[str] = field(default_factory=set)  # calendarList.list's nextSyncTokens
 
     def expire_sync_tokens(self, calendar_id: str | None = None) -> int:
         """Forget sync tokens (all, or one calendar's): the next use answers 410. Returns how many."""
@@ -77,15 +78,24 @@ class Listings:
 
     def _snapshot(self, cal: Calendar, params: Mapping[str, str]) -> _Snapshot:
         size = _int(params.get("maxResults"), DEFAULT_PAGE, "maxResults")
-        if size < 1:
-            raise bad_request("Invalid value for maxResults.")
+        if size < 1:  # the discovery document's minimum; above 2500 Google silently caps the page
+            raise out_of_range("maxResults", str(params.get("maxResults")), 1, MAX_PAGE)
         if params.get("singleEvents", "false").lower() == "true":
             raise bad_request("singleEvents=true is not supported by the creneau emulator.")
         token = params.get("syncToken")
         if token:
             refused = [name for name in _WITHOUT_SYNC if params.get(name)]
             if refused:
-                raise bad_request(f"The {refused[0]} parameter cannot be used with syncToken.")
+                raise bad_request(
+                    f"The {refused[0]} parameter cannot be used together with syncToken.",
+                    parameter=refused[0],
+                )
+            if params.get("showDeleted", "").lower() == "false":
+                # "All events deleted since the previous list request will always be in the result set
+                # and it is not allowed to set showDeleted to False." (events.list reference)
+                raise bad_request(
+                    "showDeleted cannot be false together with syncToken.", parameter="showDeleted"
+                )
             known = self.sync_tokens.get(token)
             if known is None or known[0] != cal.id:
                 raise ApiError(
@@ -131,7 +141,7 @@ def _int(text: str | None, default: int, name: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise bad_request(f"Invalid value for {name}.") from None
+        raise bad_request(f"Invalid value '{text}'.", parameter=name) from None
 
 
 def _minimal(event: Event) -> Event:
@@ -160,9 +170,10 @@ def _matching(cal: Calendar, params: Mapping[str, str]) -> list[Event]:
         time_max = model.parse_instant(params["timeMax"]) if params.get("timeMax") else None
         updated_min = model.parse_instant(params["updatedMin"]) if params.get("updatedMin") else None
     except ValueError:
-        raise bad_request("Bad Request") from None
+        # timeMin/timeMax/updatedMin need an RFC 3339 offset ("mandatory time zone offset", reference)
+        raise bad_request("Bad Request", reason="badRequest") from None
     if time_min and time_max and time_max <= time_min:
-        raise bad_request("The specified time range is empty.", reason="timeRangeEmpty")
+        raise time_range_empty()
     query = (params.get("q") or "").lower()
     ordered = sorted(cal.events.values(), key=lambda e: cal.seqs.get(e["id"], 0))
     found = []

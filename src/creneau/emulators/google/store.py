@@ -305,4 +305,4 @@ def _check_times(event: Event) -> None:
         raise bad_request("Missing time zone definition for start time.", reason="required")
     start, end = model.span(event, UTC)
     if end < start:
-        raise bad_request("The specified time range is empty.", reason="timeRangeEmpty")
+        raise bad_request("The specified time range is empty.", "timeRangeEmpty", domain="calendar")

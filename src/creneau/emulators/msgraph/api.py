@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from creneau.emulators.msgraph.delta import Snapshot, diff
 from creneau.emulators.msgraph.model import Json, User, parse_iso
-from creneau.emulators.msgraph.state import EmulatorError
+from creneau.emulators.msgraph.state import EmulatorError, not_found
 from creneau.emulators.msgraph.web import (
     authenticated,
     base,
@@ -104,6 +104,35 @@ async def calendar_view(request: Request, user: User) -> Response:
     return _paged(request, items, 10, f"{CONTEXT}#Collection(event)")
 
 
+async def list_events(request: Request, user: User) -> Response:
+    """``GET /me/events`` (the default calendar) and ``/me/calendars/{id}/events``: single events and series
+    masters as stored, never occurrences (those are what calendarView and ``instances`` list)."""
+    state = state_of(request)
+    calendar = state.calendar_of(user, request.path_params.get("cid"))
+    tz = time_zone(request)
+    with state.lock:
+        stored = [e.data for e in state.events.values() if e.calendar_id == calendar.id]
+    items = [wire_event(i, tz) for i in sorted(stored, key=lambda d: str(d.get("createdDateTime", "")))]
+    return _paged(request, items, 10, f"{CONTEXT}#users('{user.id}')/events")
+
+
+async def instances(request: Request, user: User) -> Response:
+    """``GET /me/events/{id}/instances?startDateTime=&endDateTime=``: a series' occurrences and exceptions
+    in the window. :raises EmulatorError: 404 for an event that is not the user's, 400 without a window."""
+    state = state_of(request)
+    with state.lock:
+        stored = state.events.get(request.path_params["eid"])
+        if stored is None or state.calendars[stored.calendar_id].owner_id != user.id:
+            raise not_found()
+        start, end = _window(request)
+        items = [
+            wire_event(i, time_zone(request))
+            for i in state.view(stored.calendar_id, start, end)
+            if i.get("seriesMasterId") == stored.id
+        ]
+    return _paged(request, items, 10, f"{CONTEXT}#Collection(event)")
+
+
 async def calendar_view_delta(request: Request, user: User) -> Response:
     """A new round (window), a page of one (``$skiptoken``), or a change round (``$deltatoken``)."""
     state = state_of(request)
@@ -173,6 +202,10 @@ ROUTES = [
     Route("/v1.0/me/calendars", authenticated(list_calendars)),
     Route("/v1.0/me/calendar", authenticated(get_calendar)),
     Route("/v1.0/me/calendars/{cid}", authenticated(get_calendar)),
+    Route("/v1.0/me/events", authenticated(list_events), methods=["GET"]),
+    Route("/v1.0/me/calendar/events", authenticated(list_events), methods=["GET"]),
+    Route("/v1.0/me/calendars/{cid}/events", authenticated(list_events), methods=["GET"]),
+    Route("/v1.0/me/events/{eid}/instances", authenticated(instances), methods=["GET"]),
     Route("/v1.0/me/calendarView", authenticated(calendar_view)),
     Route("/v1.0/me/calendar/calendarView", authenticated(calendar_view)),
     Route("/v1.0/me/calendars/{cid}/calendarView", authenticated(calendar_view)),

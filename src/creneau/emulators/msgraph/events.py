@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from creneau.emulators.msgraph.model import TEAMS, Json, User, format_dtz, new_id, parse_dtz
+from creneau.emulators.msgraph.model import (
+    TEAMS,
+    Json,
+    StoredEvent,
+    User,
+    format_dtz,
+    new_id,
+    parse_dtz,
+)
+from creneau.emulators.msgraph.recurrence import occurrence, split_occurrence_id
 from creneau.emulators.msgraph.state import EmulatorError, GraphState, not_found
 from creneau.emulators.msgraph.web import authenticated, json_body, state_of, time_zone, wire_event
 
@@ -100,6 +109,33 @@ def _owned(state: GraphState, user: User, request: Request) -> Json:
     raise not_found()
 
 
+def _owned_occurrence(
+    state: GraphState, user: User, request: Request
+) -> tuple[StoredEvent, str, Json] | None:
+    """(series master, original start, occurrence) when the path names an occurrence of a series of the
+    user's: Graph addresses occurrences and exceptions by their own ids. :raises EmulatorError: 404 for an
+    occurrence id whose series has no such occurrence (any more)."""
+    parts = split_occurrence_id(request.path_params["eid"])
+    if parts is None or request.path_params["eid"] in state.events:
+        return None
+    master = state.events.get(parts[0])
+    if (
+        master is None
+        or state.calendars[master.calendar_id].owner_id != user.id
+        or request.path_params.get("cid") not in (None, master.calendar_id)
+    ):
+        raise not_found()
+    item = occurrence(master, parts[1])
+    if item is None:
+        raise not_found()
+    return master, parts[1], item
+
+
+def _check_editable(state: GraphState, calendar_id: str) -> None:
+    if not state.calendars[calendar_id].can_edit:
+        raise EmulatorError(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+
+
 def _check_etag(request: Request, data: Json) -> None:
     wanted = request.headers.get("if-match")
     if wanted and wanted.strip() not in (
@@ -119,20 +155,21 @@ def _check_etag(request: Request, data: Json) -> None:
 async def get_event(request: Request, user: User) -> Response:
     state = state_of(request)
     with state.lock:
-        return _event_response(request, _owned(state, user, request))
+        found = _owned_occurrence(state, user, request)
+        return _event_response(request, found[2] if found else _owned(state, user, request))
 
 
 async def update_event(request: Request, user: User) -> Response:
     state = state_of(request)
     body = await json_body(request)
     with state.lock:
+        found = _owned_occurrence(state, user, request)
+        if found is not None:
+            return _update_occurrence(request, state, body, *found)
         data = _owned(state, user, request)
         _check_etag(request, data)
         calendar = state.calendars[state.events[data["id"]].calendar_id]
-        if not calendar.can_edit:
-            raise EmulatorError(
-                403, "ErrorAccessDenied", "Access is denied. Check credentials and try again."
-            )
+        _check_editable(state, calendar.id)
         merged = {**data, **{k: v for k, v in body.items() if k not in _READ_ONLY}}
         _check_times(merged)
         if "isOnlineMeeting" in body or "onlineMeetingProvider" in body:
@@ -141,15 +178,44 @@ async def update_event(request: Request, user: User) -> Response:
         return _event_response(request, state.events[data["id"]].data)
 
 
+# What an exception may not change: the series decides these for every occurrence.
+_SERIES_ONLY = frozenset({"recurrence", "transactionId", "singleValueExtendedProperties"})
+
+
+def _update_occurrence(
+    request: Request, state: GraphState, body: Json, master: StoredEvent, key: str, item: Json
+) -> Response:
+    """PATCH of one occurrence: it becomes (or stays) an exception of its series, the others unchanged."""
+    _check_etag(request, item)
+    _check_editable(state, master.calendar_id)
+    if "recurrence" in body and body["recurrence"] is not None:
+        raise EmulatorError(
+            400, "ErrorPropertyValidationFailure", "An occurrence of a series cannot have a recurrence."
+        )
+    changes = {k: v for k, v in body.items() if k not in _READ_ONLY | _SERIES_ONLY}
+    fields = {**master.exceptions.get(key, {}), **changes}
+    fields.pop("changeKey", None)
+    _check_times({**item, **fields})
+    original = datetime.strptime(key, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    state.put_exception(master.id, original, fields)
+    updated = occurrence(master, key)
+    assert updated is not None  # an exception of an existing occurrence always exists
+    return _event_response(request, updated)
+
+
 async def delete_event(request: Request, user: User) -> Response:
     state = state_of(request)
     with state.lock:
+        found = _owned_occurrence(state, user, request)
+        if found is not None:
+            master, _, item = found
+            _check_etag(request, item)
+            _check_editable(state, master.calendar_id)
+            state.delete_event(item["id"])
+            return Response(status_code=204)
         data = _owned(state, user, request)
         _check_etag(request, data)
-        if not state.calendars[state.events[data["id"]].calendar_id].can_edit:
-            raise EmulatorError(
-                403, "ErrorAccessDenied", "Access is denied. Check credentials and try again."
-            )
+        _check_editable(state, state.events[data["id"]].calendar_id)
         state.delete_event(data["id"])
     return Response(status_code=204)
 
@@ -170,7 +236,7 @@ async def get_schedule(request: Request, user: User) -> Response:
         raise EmulatorError(
             400, "ErrorInvalidRequest", "schedules, startTime and endTime are required."
         ) from None
-    interval = int(body.get("availabilityViewInterval") or 30)
+    interval = _interval(body.get("availabilityViewInterval"), start, end)
     tz = str(body["startTime"].get("timeZone") or "UTC")
     value = [_schedule(state, email, start, end, interval, tz) for email in schedules]
     return JSONResponse(
@@ -179,6 +245,35 @@ async def get_schedule(request: Request, user: User) -> Response:
             "value": value,
         }
     )
+
+
+MAX_SCHEDULE_DAYS = 62  # getSchedule looks at most 62 days ahead
+
+
+def _interval(value: object, start: datetime, end: datetime) -> int:
+    """``availabilityViewInterval`` (minutes, default 30) checked as Exchange checks it: 5 to 1440 and no
+    longer than the window; the window itself must be non-empty and at most 62 days.
+
+    :raises EmulatorError: 400 ``ErrorInvalidTimeInterval`` / ``ErrorInvalidMergedFreeBusyInterval``.
+    """
+    if end <= start or end - start > timedelta(days=MAX_SCHEDULE_DAYS):
+        raise EmulatorError(
+            400,
+            "ErrorInvalidTimeInterval",
+            "The time duration specified for FreeBusyViewOptions.TimeWindow is invalid.",
+        )
+    try:
+        interval = 30 if value is None else int(str(value))
+    except ValueError:
+        interval = 0
+    if not 5 <= interval <= 1440 or timedelta(minutes=interval) > end - start:
+        raise EmulatorError(
+            400,
+            "ErrorInvalidMergedFreeBusyInterval",
+            "The specified merged free/busy interval is not valid. Specify an interval that is less than the "
+            "free/busy time window and between 5 and 1440 minutes.",
+        )
+    return interval
 
 
 def _schedule(state: GraphState, email: str, start: datetime, end: datetime, interval: int, tz: str) -> Json:

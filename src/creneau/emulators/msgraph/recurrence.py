@@ -103,6 +103,20 @@ def series_keys(event: StoredEvent) -> set[str]:
     return {iso_z(o) for o in rule.xafter(start, count=2000, inc=True)}
 
 
+def occurrence(event: StoredEvent, key: str) -> Json | None:
+    """The occurrence (or exception) of series ``event`` originally starting at ``key`` (iso_z), as
+    ``GET /me/events/{occurrence id}`` answers it; None when the series has no such occurrence (any
+    more)."""
+    data = event.data
+    if event.corrupt or data.get("type") != "seriesMaster" or not data.get("recurrence"):
+        return None
+    if key in event.deleted_occurrences or key not in series_keys(event):
+        return None
+    start = datetime.strptime(key, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    length = parse_dtz(data["end"]) - parse_dtz(data["start"])
+    return _occurrence(event, start, start + length, event.exceptions.get(key))
+
+
 def split_occurrence_id(item_id: str) -> tuple[str, str] | None:
     """(master id, original start as iso_z) for an occurrence id, None for any other id."""
     match = _OCCURRENCE_ID.fullmatch(item_id)

@@ -8,10 +8,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
 
 from creneau.emulators.msgraph import api, control, events, oauth, subscriptions
 from creneau.emulators.msgraph.push import Notifier
@@ -28,6 +30,22 @@ _FAULT_CODES = {
 }
 
 
+def _unknown_segment(path: str, templates: list[list[str]]) -> str:
+    """The first segment of ``path`` that no route continues with (what Graph names in its 400)."""
+    segments = path.strip("/").split("/")
+    candidates = templates
+    for index, segment in enumerate(segments):
+        candidates = [
+            t
+            for t in candidates
+            if len(t) > index
+            and (t[index] == segment or (t[index].startswith("{") and t[index].endswith("}")))
+        ]
+        if not candidates:
+            return segment
+    return segments[-1]
+
+
 def create_app(state: GraphState, notifier: Notifier) -> Starlette:
     async def faults(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         if not request.url.path.startswith("/v1.0/"):
@@ -38,15 +56,40 @@ def create_app(state: GraphState, notifier: Notifier) -> Starlette:
         if fault is None:
             return await call_next(request)
         response = error_response(
-            EmulatorError(fault.status, _FAULT_CODES.get(fault.status, "UnknownError"), "Injected fault.")
+            EmulatorError(fault.status, _FAULT_CODES.get(fault.status, "UnknownError"), "Injected fault."),
+            request,
         )
         if fault.retry_after is not None:
             response.headers["Retry-After"] = str(fault.retry_after)
         return response
 
+    routes = [*api.ROUTES, *events.ROUTES, *subscriptions.ROUTES, *oauth.ROUTES, *control.ROUTES]
+    templates = [r.path.strip("/").split("/") for r in routes if isinstance(r, Route)]
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        """Graph never answers text/plain: a path it cannot resolve is a 400 naming the segment, a method
+        a resource does not support a 405, both as Graph error objects."""
+        assert isinstance(exc, HTTPException)
+        path = request.url.path
+        if path.startswith("/_emulator/") or "/oauth2/" in path:  # not Graph: the emulator's own pages
+            return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
+        if not path.startswith("/v1.0/"):
+            version = path.strip("/").split("/")[0]
+            return error_response(EmulatorError(400, "BadRequest", f"Invalid version: {version}"), request)
+        if exc.status_code == 405:
+            # What Graph's Outlook workload answers for a method its resource does not support.
+            error = EmulatorError(405, "ErrorInvalidRequest", "The OData request is not supported.")
+        elif exc.status_code == 404:
+            segment = _unknown_segment(request.url.path, templates)
+            error = EmulatorError(400, "BadRequest", f"Resource not found for the segment '{segment}'.")
+        else:
+            error = EmulatorError(exc.status_code, "BadRequest", str(exc.detail))
+        return error_response(error, request)
+
     app = Starlette(
-        routes=[*api.ROUTES, *events.ROUTES, *subscriptions.ROUTES, *oauth.ROUTES, *control.ROUTES],
+        routes=routes,
         middleware=[Middleware(BaseHTTPMiddleware, dispatch=faults)],
+        exception_handlers={HTTPException: http_error},
     )
     app.state.graph = state
     app.state.notifier = notifier

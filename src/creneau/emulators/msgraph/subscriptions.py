@@ -16,6 +16,7 @@ from creneau.emulators.msgraph.state import EmulatorError, GraphState
 from creneau.emulators.msgraph.web import authenticated, json_body, state_of
 
 _CHANGES = {"created", "updated", "deleted"}
+MAX_CLIENT_STATE = 128  # characters, as the subscription resource documents
 
 
 def _expiry(state: GraphState, value: object) -> datetime:
@@ -42,6 +43,13 @@ async def create(request: Request, user: User) -> Response:
     url = str(body.get("notificationUrl") or "")
     if not url.startswith(("http://", "https://")):
         raise EmulatorError(400, "InvalidRequest", "notificationUrl must be an absolute http(s) URL.")
+    client_state = body.get("clientState")
+    if client_state is not None and len(str(client_state)) > MAX_CLIENT_STATE:
+        raise EmulatorError(
+            400,
+            "ValidationError",
+            f"The clientState property exceeds its maximum length of {MAX_CLIENT_STATE} characters.",
+        )
     resource = str(body.get("resource") or "")
     with state.lock:
         resource_calendar(state, user.id, resource)
@@ -56,7 +64,7 @@ async def create(request: Request, user: User) -> Response:
         change_type=changes,
         notification_url=url,
         lifecycle_url=str(lifecycle) if lifecycle else None,
-        client_state=body.get("clientState"),
+        client_state=None if client_state is None else str(client_state),
         expires=expires,
     )
     with state.lock:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -23,10 +25,35 @@ def state_of(request: Request) -> GraphState:
     return state
 
 
-def error_response(exc: EmulatorError) -> JSONResponse:
-    body = {"error": {"code": exc.code, "message": exc.message, "innerError": {"request-id": "emulated"}}}
-    headers = {"WWW-Authenticate": 'Bearer realm="", error="invalid_token"'} if exc.status == 401 else None
+def error_response(exc: EmulatorError, request: Request | None = None) -> JSONResponse:
+    """Graph's error object: ``{"error": {"code", "message", "innerError": {"date", "request-id",
+    "client-request-id"}}}``; the client's own ``client-request-id`` header is echoed as Graph does."""
+    request_id = str(uuid.uuid4())
+    client_id = (request.headers.get("client-request-id") if request is not None else None) or request_id
+    inner = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
+        "request-id": request_id,
+        "client-request-id": client_id,
+    }
+    body = {"error": {"code": exc.code, "message": exc.message, "innerError": inner}}
+    headers = {"request-id": request_id, "client-request-id": client_id}
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="", error="invalid_token"'
     return JSONResponse(body, status_code=exc.status, headers=headers)
+
+
+# Exchange ids are base64 of a binary entry id: long, of base64 characters ("-" and "_" standing for "+"
+# and "/" in URLs). Anything else is refused before any lookup, as Graph does.
+_ID = re.compile(r"[A-Za-z0-9+/=_-]{16,}")
+
+
+def check_ids(request: Request) -> None:
+    """:raises EmulatorError: 400 ``ErrorInvalidIdMalformed`` for a calendar or event id in the path that
+    cannot be an Exchange id (a well-formed id nobody has is a 404 ``ErrorItemNotFound`` instead)."""
+    for name in ("cid", "eid"):
+        value = request.path_params.get(name)
+        if value is not None and not _ID.fullmatch(value):
+            raise EmulatorError(400, "ErrorInvalidIdMalformed", "Id is malformed.")
 
 
 def authenticated(handler: Endpoint) -> Callable[[Request], Awaitable[Response]]:
@@ -45,9 +72,10 @@ def authenticated(handler: Endpoint) -> Callable[[Request], Awaitable[Response]]
                     if not header
                     else "Access token has expired or is not yet valid.",
                 )
+            check_ids(request)
             return await handler(request, user)
         except EmulatorError as exc:
-            return error_response(exc)
+            return error_response(exc, request)
 
     return endpoint
 
@@ -62,12 +90,34 @@ async def json_body(request: Request) -> Json:
     return body
 
 
+MAX_TOP = 1000  # Outlook resources page at most 1000 items, whatever $top or odata.maxpagesize ask
+
+
+def top(request: Request) -> int | None:
+    """``$top`` as Graph reads it. :raises EmulatorError: 400 when it is not a whole number in 0..1000."""
+    raw = request.query_params.get("$top")
+    if raw is None:
+        return None
+    if not raw.isdigit():
+        raise EmulatorError(
+            400, "BadRequest", f"Invalid value '{raw}' for $top query option found. Expected a whole number."
+        )
+    if int(raw) > MAX_TOP:
+        raise EmulatorError(
+            400,
+            "BadRequest",
+            f"The limit of '{MAX_TOP}' for Top query has been exceeded. The value from the incoming request "
+            f"is '{raw}'.",
+        )
+    return int(raw)
+
+
 def page_size(request: Request, default: int) -> int:
     match = _MAXPAGE.search(request.headers.get("prefer", ""))
-    top = request.query_params.get("$top")
-    if top and top.isdigit():
-        return max(1, int(top))
-    return max(1, int(match.group(1))) if match else default
+    wanted = top(request)
+    if wanted is not None:
+        return max(1, wanted)
+    return min(MAX_TOP, max(1, int(match.group(1)))) if match else default
 
 
 def time_zone(request: Request) -> str:
