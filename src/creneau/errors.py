@@ -15,6 +15,8 @@
         ├── ServerUnreachable         DNS failure, refused connection, TLS error, timeout
         ├── NotCalDAV                 the URL answers, but not as a CalDAV server
         ├── AddressForbidden          the URL resolves to a network we refuse to reach (SSRF guard)
+        ├── NotAFeed                  the URL answers, but not with an iCalendar feed
+        ├── ResponseTooLarge          the answer is bigger than we read (an ICS feed over its cap)
         ├── RateLimited(retry_after)  429 / 503 with Retry-After
         ├── PreconditionFailed        an etag / If-Match no longer matches
         ├── RemoteNotFound            the calendar or event is gone on the server
@@ -102,6 +104,16 @@ class NotCalDAV(ProviderError):
 
 class AddressForbidden(ProviderError):
     code = "address_forbidden"
+
+
+class NotAFeed(ProviderError):
+    """The address answers (an HTML page, a 404, ...) but not with iCalendar text (no VCALENDAR)."""
+
+    code = "not_feed"
+
+
+class ResponseTooLarge(ProviderError):
+    code = "too_large"
 
 
 class RateLimited(ProviderError):
