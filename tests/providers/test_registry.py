@@ -27,6 +27,7 @@ def test_every_kind_loads_its_class_once() -> None:
         "caldav": CalDAVProvider,
         "icloud": CalDAVProvider,
         "google": GoogleProvider,
+        "ics": IcsProvider,
         "msgraph": MicrosoftGraphProvider,
     }
     assert providers.kinds() == sorted(expected)
