@@ -40,7 +40,10 @@ class FeedFile:
 
     def body(self) -> bytes:
         if self.several:
-            parts = [self._calendar(self._inner(text), first=i == 0) for i, text in enumerate(self.objects.values())]
+            parts = [
+                self._calendar(self._inner(text), first=i == 0)
+                for i, text in enumerate(self.objects.values())
+            ]
             text = "".join(parts) if parts else self._calendar("", first=True)
         else:
             text = self._calendar("".join(self._inner(t) for t in self.objects.values()), first=True)
@@ -48,7 +51,8 @@ class FeedFile:
 
     def _calendar(self, inner: str, *, first: bool) -> str:
         name = f"X-WR-CALNAME:{self.name}\r\n" if self.name and first else ""
-        return f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//creneau//feed tests//EN\r\n{name}{inner}END:VCALENDAR\r\n"
+        head = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//creneau//feed tests//EN\r\n"
+        return f"{head}{name}{inner}END:VCALENDAR\r\n"
 
     @staticmethod
     def _inner(text: str) -> str:
@@ -91,7 +95,7 @@ class FeedServer:
             if path in self.raw:
                 raw = self.raw[path]
                 return raw.status, {"Content-Type": raw.content_type, **raw.headers}, raw.body
-            
+
             feed = self.feeds.get(path)
             if feed is None:
                 return 404, {"Content-Type": "text/html"}, b"<html><body>Not found</body></html>"

@@ -24,7 +24,7 @@ from creneau.errors import (
     ValidationFailed,
 )
 from tests.providers.conftest import test_policy as loopback_policy
-from tests.providers.contract import DAY, ProviderContract, etags, ics, uids
+from tests.providers.contract import DAY, Harness, ProviderContract, etags, ics, uids
 from tests.providers.ics_harness import FeedServer, IcsHarness, Raw, serve_feeds
 
 
@@ -43,19 +43,19 @@ class TestIcsFeed(ProviderContract):
     def harness(self, ics_harness: IcsHarness) -> IcsHarness:
         return ics_harness
 
-    def test_wrong_password_is_auth_failed(self, harness: IcsHarness) -> None:
+    def test_wrong_password_is_auth_failed(self, harness: Harness) -> None:
         pytest.skip("a feed has no credentials (a refused feed is test_refused_access_is_auth_failed)")
 
     def test_list_calendars_keeps_event_calendars_with_their_looks(
-        self, harness: IcsHarness, provider: CalendarProvider
+        self, harness: Harness, provider: CalendarProvider
     ) -> None:
         pytest.skip("a feed is one calendar (test_the_feed_is_one_read_only_calendar_named_by_the_feed)")
 
-    def test_create_update_delete(self, harness: IcsHarness, provider: CalendarProvider, calendar: str) -> None:
+    def test_create_update_delete(self, harness: Harness, provider: CalendarProvider, calendar: str) -> None:
         pytest.skip("a feed is read-only: writes are refused (test_every_write_is_refused_and_sends_nothing)")
 
     def test_create_with_an_awkward_uid(
-        self, harness: IcsHarness, provider: CalendarProvider, calendar: str
+        self, harness: Harness, provider: CalendarProvider, calendar: str
     ) -> None:
         pytest.skip("a feed is read-only: writes are refused (test_every_write_is_refused_and_sends_nothing)")
 
@@ -78,7 +78,11 @@ def test_the_feed_is_one_read_only_calendar_named_by_the_feed(ics_harness: IcsHa
         info = provider.discover()
         assert info.display_name == "Account feed"
         [calendar] = provider.list_calendars()
-        assert (calendar.remote_id, calendar.name, calendar.read_only) == (ics_harness.main, "Account feed", True)
+        assert (calendar.remote_id, calendar.name, calendar.read_only) == (
+            ics_harness.main,
+            "Account feed",
+            True,
+        )
     finally:
         provider.close()
     # A later run (sync) lists it without any request, under the name the account was given.
@@ -186,7 +190,9 @@ def test_several_vcalendars_in_one_file(ics_harness: IcsHarness, provider: IcsPr
         "BEGIN:VEVENT\r\nUID:s-zoned\r\nDTSTAMP:20240101T000000Z\r\nDTSTART;TZID=Custom/Lab:20300304T090000\r\n"
         "DTEND;TZID=Custom/Lab:20300304T100000\r\nSUMMARY:Lab\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
     )
-    provider_name = IcsProvider(Connection(calendar, "", ""), policy=loopback_policy()).discover().display_name
+    provider_name = (
+        IcsProvider(Connection(calendar, "", ""), policy=loopback_policy()).discover().display_name
+    )
     assert provider_name == "Rooms"
     changes = provider.pull_changes(calendar, cursor=None, known_etags={})
     assert uids(changes) == {"s-1", "s-2", "s-zoned"}

@@ -66,6 +66,21 @@ PROVIDER_MESSAGES: Mapping[str, str] = {
     ),
     "transient": N_("The calendar server had a temporary problem; creneau will try again later."),
     "provider_error": N_("The calendar server answered something creneau did not understand."),
+    # ICS feeds
+    "not_feed": N_(
+        "This address does not give a calendar feed (an iCalendar .ics file): check that you copied the "
+        "subscription link, not the address of a web page."
+    ),
+    "too_large": N_(
+        "This calendar feed is larger than this creneau accepts; ask your administrator to raise the limit."
+    ),
+    "auth_failed/ics": N_(
+        "The feed's server refused access: the subscription link may have changed or expired."
+    ),
+    "unreachable/ics": N_("Could not reach the feed's server (check the address, or the server is down)."),
+    "address_forbidden/ics": N_(
+        "This feed's address points into a private network, which this creneau does not allow."
+    ),
 }
 
 # Field names as a researcher reads them, for "422 naming the field" on pages and in messages.
@@ -153,6 +168,8 @@ _PROVIDER_STATUS: Mapping[str, int] = {
     "auth_failed": 422,
     "auth_expired": 422,
     "not_caldav": 422,
+    "not_feed": 422,
+    "too_large": 422,
     "address_forbidden": 422,
     "precondition_failed": 409,
     "rate_limited": 503,
@@ -162,6 +179,8 @@ _PROVIDER_FIELD: Mapping[str, str] = {
     "auth_failed": "password",
     "auth_expired": "password",
     "not_caldav": "server_url",
+    "not_feed": "server_url",
+    "too_large": "server_url",
     "address_forbidden": "server_url",
     "unreachable": "server_url",
 }

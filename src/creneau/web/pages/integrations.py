@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from creneau.calendars.accounts import (
     connect_account,
+    connect_feed,
     get_account,
     list_accounts,
     set_check_conflicts,
@@ -84,7 +85,7 @@ def connect(
     session: SessionDep,
     runtime: RuntimeDep,
     researcher: CurrentResearcher,
-    provider: Annotated[Literal["caldav", "icloud"], Form()],
+    provider: Annotated[Literal["caldav", "icloud", "ics"], Form()],
     server_url: Annotated[str, Form(max_length=2000)] = "",
     username: Annotated[str, Form(max_length=320)] = "",
     password: Annotated[str, Form(max_length=1024)] = "",
@@ -93,21 +94,24 @@ def connect(
     # Connecting from a session's appointment settings comes back there, the new calendar preselected.
     back = local_path(next, "") if next.startswith("/sessions/") else ""
     try:
-        account = connect_account(
-            session,
-            ctx=runtime.ctx,
-            researcher_id=researcher.id,
-            provider=provider,
-            server_url=(server_url.strip() or None) if provider == "caldav" else None,
-            username=username,
-            password=password,
-        )
+        if provider == "ics":  # Subscribe to a feed: its address only
+            account = connect_feed(session, ctx=runtime.ctx, researcher_id=researcher.id, url=server_url)
+        else:
+            account = connect_account(
+                session,
+                ctx=runtime.ctx,
+                researcher_id=researcher.id,
+                provider=provider,
+                server_url=(server_url.strip() or None) if provider == "caldav" else None,
+                username=username,
+                password=password,
+            )
     except (ValidationFailed, ProviderError) as exc:
         session.rollback()
         problem = problem_for(exc, provider=provider)
         form = ConnectForm(
             provider=provider,
-            server_url=server_url if provider == "caldav" else "",
+            server_url=server_url if provider in ("caldav", "ics") else "",
             username=username,
             error=problem.text(translator_for(request)),
             error_code=problem.code,

@@ -25,6 +25,7 @@ from creneau.calendars.providers.base import BadObject, RemoteEvent
 __all__ = ["Feed", "split"]
 
 _MAX_ID = 500  # a longer UID is stored under its hash (remote ids are at most 2000 characters)
+_MAX_NAME = 200  # the account's and the calendar's name
 _TZID = re.compile(r";TZID=(\"[^\"]*\"|[^;:]*)", re.IGNORECASE)
 _KEPT_HEADER = ("VERSION", "PRODID", "CALSCALE", "X-WR-TIMEZONE")
 
@@ -150,7 +151,7 @@ def _calendars(lines: Iterator[tuple[int, str]]) -> Iterator[_Calendar]:
         elif name in _KEPT_HEADER:
             cal.header.setdefault(name, line)
         elif name == "X-WR-CALNAME" and value and cal.name is None:
-            cal.name = value
+            cal.name = value[:_MAX_NAME]
     if cal is not None:  # the last VCALENDAR was not closed: keep what it holds
         if block is not None:
             cal.blocks.append(block)
