@@ -4,6 +4,7 @@ researcher pastes, redirects through the network guard."""
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -171,6 +172,21 @@ def test_a_feed_over_the_size_cap_is_refused_before_it_is_read_whole(feeds: Feed
             small.pull_changes(feeds.url(path), cursor=None, known_etags={})
         roomy = IcsProvider(Connection(feeds.url(path), "", ""), policy=loopback_policy(), max_bytes=100_000)
         assert roomy.discover().principal_url == feeds.url(path)
+
+
+def test_a_compressed_feed_is_capped_once_decompressed(feeds: FeedServer) -> None:
+    bomb = gzip.compress(b"BEGIN:VCALENDAR\r\n" + b"X-PADDING:" + b"z" * 2_000_000 + b"\r\nEND:VCALENDAR\r\n")
+    assert len(bomb) < 10_000
+    feeds.raw["/bomb.ics"] = Raw(200, "text/calendar", bomb, headers={"Content-Encoding": "gzip"})
+    provider = IcsProvider(
+        Connection(feeds.url("/bomb.ics"), "", ""), policy=loopback_policy(), max_bytes=100_000
+    )
+    with pytest.raises(ResponseTooLarge):
+        provider.discover()
+    roomy = IcsProvider(
+        Connection(feeds.url("/bomb.ics"), "", ""), policy=loopback_policy(), max_bytes=3_000_000
+    )
+    assert roomy.discover().display_name == "127.0.0.1"
 
 
 def test_several_vcalendars_in_one_file(ics_harness: IcsHarness, provider: IcsProvider) -> None:

@@ -86,6 +86,27 @@ def test_subscribing_stores_one_read_only_calendar_checked_for_conflicts(
     assert accounts(runtime) == 1
 
 
+def test_a_feed_grown_too_large_is_an_account_error_and_its_events_still_count(
+    client: TestClient, signed_in: str, runtime: Runtime, feeds: FeedServer, timetable: FeedFile
+) -> None:
+    subscribe(client, signed_in, feeds.url(FEED))
+    synced(runtime)
+    runtime.settings.ics_max_bytes = 1024
+    timetable.extra = "X-PADDING:" + "y" * 2000 + "\r\n"
+    timetable.version += 1
+    with runtime.ctx.sessions() as db:
+        account_id = db.scalars(select(CalendarAccount.id)).one()
+    runtime.jobs.enqueue_sync(account_id)
+    synced(runtime)
+    with runtime.ctx.sessions() as db:
+        account = db.get(CalendarAccount, account_id)
+        assert account is not None
+        assert account.status == "error" and account.status_detail.startswith("too_large: ")
+        assert db.scalar(select(func.count()).select_from(SyncedEvent)) == 1  # the lecture still counts
+    page = client.get(PAGE, headers={"Accept-Language": "en"})
+    assert "larger than this creneau accepts" in seen(page)
+
+
 @pytest.mark.parametrize("lang", ["fr", "en"])
 def test_each_failure_has_its_own_message_and_stores_nothing(
     client: TestClient, signed_in: str, runtime: Runtime, feeds: FeedServer, timetable: FeedFile, lang: str
