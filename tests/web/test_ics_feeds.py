@@ -107,6 +107,21 @@ def test_a_feed_grown_too_large_is_an_account_error_and_its_events_still_count(
     assert "larger than this creneau accepts" in seen(page)
 
 
+def test_a_feed_whose_link_expired_says_so_not_password(
+    client: TestClient, signed_in: str, runtime: Runtime, feeds: FeedServer, timetable: FeedFile
+) -> None:
+    subscribe(client, signed_in, feeds.url(FEED))
+    synced(runtime)
+    feeds.raw[FEED] = Raw(403, "text/plain", b"this link was revoked")
+    with runtime.ctx.sessions() as db:
+        account_id = db.scalars(select(CalendarAccount.id)).one()
+    runtime.jobs.enqueue_sync(account_id)
+    synced(runtime)
+    page = seen(client.get(PAGE, headers={"Accept-Language": "en"}))
+    assert "the subscription link may have changed or expired" in page
+    assert "password" not in page.split("ICS — Emploi du temps L3", 1)[1].split("</section>", 1)[0].lower()
+
+
 @pytest.mark.parametrize("lang", ["fr", "en"])
 def test_each_failure_has_its_own_message_and_stores_nothing(
     client: TestClient, signed_in: str, runtime: Runtime, feeds: FeedServer, timetable: FeedFile, lang: str

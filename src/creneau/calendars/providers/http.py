@@ -185,10 +185,8 @@ def request(
     for the rest. With ``follow_redirects=False`` a redirect is returned as it is (a token endpoint: its
     body carries secrets that must not be sent on to another address).
 
-    With ``max_bytes`` the body is read as it streams in and refused once it grows past that many bytes
-    (decompressed), so that a huge answer never sits in memory (ICS feeds):
-
-    :raises ResponseTooLarge: when the body (or its announced Content-Length) exceeds ``max_bytes``
+    :raises ResponseTooLarge: with ``max_bytes``, once the body streamed in (decompressed) or its announced
+        Content-Length exceeds it: a huge answer never sits in memory (ICS feeds)
     """
     target = httpx.URL(str(url))
     auth_origin = _origin(httpx.URL(str(trusted_origin or url)))
