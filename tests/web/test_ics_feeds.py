@@ -128,6 +128,7 @@ def test_each_failure_has_its_own_message_and_stores_nothing(
 ) -> None:
     feeds.raw["/page.html"] = Raw(200, "text/html", b"<html><body>Planning</body></html>")
     feeds.raw["/to-lan.ics"] = Raw(302, headers={"Location": "http://10.9.8.7/feed.ics"})
+    feeds.raw["/revoked.ics"] = Raw(401, "text/plain", b"expired")
     runtime.settings.ics_max_bytes = 1024
     feeds.feeds["/big.ics"] = FeedFile(extra="X-PADDING:" + "y" * 2000 + "\r\n")
     words = {
@@ -136,6 +137,7 @@ def test_each_failure_has_its_own_message_and_stores_nothing(
             "/missing.ics": "ne donne pas un agenda",
             "/big.ics": "plus grand que ce que ce creneau accepte",
             "/to-lan.ics": "réseau privé",
+            "/revoked.ics": "Le serveur de l'agenda a refusé l'accès",
             "closed": "Impossible de joindre le serveur de l'agenda",
             "ftp": "doit commencer par webcal://",
         },
@@ -144,6 +146,7 @@ def test_each_failure_has_its_own_message_and_stores_nothing(
             "/missing.ics": "does not give a calendar feed",
             "/big.ics": "larger than this creneau accepts",
             "/to-lan.ics": "private network",
+            "/revoked.ics": "The feed's server refused access",
             "closed": "Could not reach the feed's server",
             "ftp": "must start with webcal://",
         },
@@ -172,6 +175,11 @@ def test_the_api_subscribes_and_names_each_failure(
     bad = client.post("/api/v1/feeds", json={"url": feeds.url("/page.html")}, headers=auth)
     assert bad.status_code == 422
     assert bad.json()["detail"]["code"] == "not_feed" and bad.json()["detail"]["field"] == "server_url"
+    feeds.raw["/revoked.ics"] = Raw(403, "text/plain", b"no")
+    refused = client.post("/api/v1/feeds", json={"url": feeds.url("/revoked.ics")}, headers=auth)
+    assert refused.status_code == 422
+    assert refused.json()["detail"]["code"] == "auth_failed"
+    assert refused.json()["detail"]["field"] == "server_url"
     wrong = client.post("/api/v1/feeds", json={"url": "gopher://x"}, headers=auth)
     assert wrong.status_code == 422 and wrong.json()["detail"]["field"] == "server_url"
     assert client.post("/api/v1/feeds", json={}, headers=auth).status_code == 422

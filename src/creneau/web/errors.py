@@ -180,6 +180,7 @@ _PROVIDER_STATUS: Mapping[str, int] = {
     "remote_not_found": 502,
 }
 _PROVIDER_FIELD: Mapping[str, str] = {
+    "auth_failed/ics": "server_url",  # a feed has no password: its address is what to change
     "auth_failed": "password",
     "auth_expired": "password",
     "not_caldav": "server_url",
@@ -243,7 +244,7 @@ def problem_for(exc: Exception, *, provider: str | None = None) -> Problem:
             status=_PROVIDER_STATUS.get(code, 502),
             code=code,
             message=provider_message(code, provider),
-            field=_PROVIDER_FIELD.get(code),
+            field=_PROVIDER_FIELD.get(f"{code}/{provider}") or _PROVIDER_FIELD.get(code),
             headers=headers,
         )
     if isinstance(exc, errors.ValidationFailed):
