@@ -16,6 +16,7 @@ from creneau.runtime import Runtime
 from creneau.scheduling.studies import SessionSettings, update_settings
 from creneau.store.models import Calendar, CalendarAccount, Researcher, SyncedEvent
 from tests.providers.ics_harness import FeedFile, FeedServer, Raw, serve_feeds
+from tests.providers.test_ics import BROKEN_FEED
 from tests.scheduling.conftest import at, day_ahead, ics, make_session
 from tests.servers import free_port
 from tests.web.conftest import csrf_of, seen
@@ -271,3 +272,22 @@ def test_a_feed_event_blocks_the_booking_page_and_is_never_a_destination(
 
     assert "This slot is no longer free" in seen(book(15))
     assert 'id="booked"' in book(17).text  # a free time is booked as ever
+
+
+def test_a_broken_feed_is_read_and_its_skipped_and_repaired_events_reported(
+    client: TestClient, runtime: Runtime, researcher: Researcher, feeds: FeedServer
+) -> None:
+    feeds.raw["/broken.ics"] = Raw(200, "text/calendar", BROKEN_FEED.encode())
+    auth = token_for(runtime, researcher)
+    made = client.post("/api/v1/feeds", json={"url": feeds.url("/broken.ics")}, headers=auth)
+    assert made.status_code == 201
+    synced(runtime)
+    [account] = client.get("/api/v1/accounts", headers=auth).json()["accounts"]
+    assert account["status"] == "ok"
+    [calendar] = account["calendars"]
+    assert calendar["malformed_count"] == 2  # no readable date; no END:VEVENT
+    assert "cut-off" in calendar["malformed_detail"] and "no-date" in calendar["malformed_detail"]
+    assert calendar["repaired_count"] == 2  # no UID; an empty RRULE
+    with runtime.ctx.sessions() as db:
+        stored = set(db.scalars(select(SyncedEvent.remote_id)))
+    assert {"empty-rule", "named-zone", "floating", "after-cut"} <= stored
