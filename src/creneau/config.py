@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     sync_retry_max_seconds: float = Field(default=3600.0, gt=0)
     multiget_chunk_size: int = Field(default=250, ge=1, le=1000)
     http_timeout_seconds: float = Field(default=20.0, gt=0)
+    # The largest ICS feed read (bytes, after decompression): a bigger one is an account error.
+    ics_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     run_background_jobs: bool = True
 
     icloud_caldav_url: str = "https://caldav.icloud.com"

@@ -16,6 +16,8 @@
         ├── NotCalDAV                 the URL answers, but not as a CalDAV server
         ├── AddressForbidden          the URL resolves to a network we refuse to reach (SSRF guard)
         ├── InvalidServerUrl          the URL cannot be read: bad host name, port, user info, control chars
+        ├── NotAFeed                  the URL answers, but not with an iCalendar feed
+        ├── ResponseTooLarge          the answer is bigger than we read (an ICS feed over its cap)
         ├── RateLimited(retry_after)  429 / 503 with Retry-After
         ├── PreconditionFailed        an etag / If-Match no longer matches
         ├── RemoteNotFound            the calendar or event is gone on the server
@@ -116,6 +118,16 @@ class InvalidServerUrl(ProviderError):
         super().__init__(message % params if params else message)
         self.message_id = message
         self.params = params or {}
+
+
+class NotAFeed(ProviderError):
+    """The address answers (an HTML page, a 404, ...) but not with iCalendar text (no VCALENDAR)."""
+
+    code = "not_feed"
+
+
+class ResponseTooLarge(ProviderError):
+    code = "too_large"
 
 
 class RateLimited(ProviderError):

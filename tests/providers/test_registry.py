@@ -14,6 +14,7 @@ from creneau.calendars.context import EngineContext, network_policy
 from creneau.calendars.providers.base import CalendarProvider, Connection
 from creneau.calendars.providers.caldav import CalDAVProvider
 from creneau.calendars.providers.google import GoogleProvider
+from creneau.calendars.providers.ics import IcsProvider
 from creneau.calendars.providers.msgraph import MicrosoftGraphProvider
 from creneau.config import Settings
 from creneau.runtime import Runtime
@@ -26,6 +27,7 @@ def test_every_kind_loads_its_class_once() -> None:
         "caldav": CalDAVProvider,
         "icloud": CalDAVProvider,
         "google": GoogleProvider,
+        "ics": IcsProvider,
         "msgraph": MicrosoftGraphProvider,
     }
     assert providers.kinds() == sorted(expected)
@@ -39,7 +41,7 @@ def test_an_unknown_kind_is_refused_naming_the_known_ones(kind: str) -> None:
     with pytest.raises(providers.UnknownProvider) as caught:
         providers.load(kind)
     assert repr(kind) in str(caught.value)
-    assert "caldav, google, icloud, msgraph" in str(caught.value)
+    assert "caldav, google, icloud, ics, msgraph" in str(caught.value)
 
 
 def test_webhook_paths_go_to_the_provider_that_declared_them() -> None:

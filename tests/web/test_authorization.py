@@ -542,6 +542,9 @@ EXPECTATIONS: dict[tuple[str, str], Expect] = {
             )
         ],
     ),
+    ("POST", "/api/v1/feeds"): Expect(
+        "caller", attempts=lambda w, who: [Attempt(body={"url": "ftp://nowhere/feed.ics"})]
+    ),
     ("POST", "/api/v1/accounts/{account_id}/sync"): Expect("personal", mine("account")),
     ("DELETE", "/api/v1/accounts/{account_id}"): Expect("personal", mine("account")),
     ("DELETE", "/api/v1/accounts"): Expect("caller", why="deletes the caller's own accounts"),

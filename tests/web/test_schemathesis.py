@@ -36,6 +36,7 @@ ACCEPTED_OR_REFUSED = {
 CONFIG = {
     "operations": [
         {"include-name": "POST /api/v1/accounts", "checks": ACCEPTED_OR_REFUSED},
+        {"include-name": "POST /api/v1/feeds", "checks": ACCEPTED_OR_REFUSED},  # the feed is fetched first
         {"include-name": "GET /api/v1/free_busy", "checks": ACCEPTED_OR_REFUSED},
     ]
 }

@@ -16,8 +16,10 @@ from creneau.calendars import push
 from creneau.calendars.context import EngineContext
 from creneau.calendars.oauth import TokenSet, connector_of, is_oauth
 from creneau.calendars.oauth.tokens import revoke
+from creneau.calendars.providers import load as load_provider
 from creneau.calendars.providers import open_provider
 from creneau.calendars.providers.base import Connection, RemoteCalendar
+from creneau.calendars.providers.ics.address import feed_url
 from creneau.calendars.providers.urls import check_server_url, without_user_info
 from creneau.errors import CreneauError, InvalidServerUrl, NotFound, ValidationFailed
 from creneau.store.models import Calendar, CalendarAccount, CalendarSyncState, SyncedEvent
@@ -29,6 +31,7 @@ PROVIDER_LABELS = {
     "google_legacy": "Google",
     "office365": "Office 365",
     "outlook": "Outlook.com",
+    "ics": "ICS",
 }
 
 
@@ -88,6 +91,52 @@ def connect_account(
         owner_addresses="\n".join(sorted(addresses)),
         timezone=info.timezone or ctx.settings.default_timezone,
         credentials=ctx.vault.encrypt(password),
+        status="syncing",
+    )
+    account.calendars = [_new_calendar(rc) for rc in remote_calendars]
+    session.add(account)
+    session.flush()
+    return account
+
+
+def connect_feed(session: Session, *, ctx: EngineContext, researcher_id: int, url: str) -> CalendarAccount:
+    """Subscribe to a read-only ICS feed (``webcal://`` is read as ``https://``): it is downloaded once
+    (through the network guard, within ``ics_max_bytes``) and stored as an account with its one calendar,
+    read-only, its events counted as busy.
+
+    :raises ValidationFailed: a malformed address (field ``server_url``), or a feed already subscribed.
+    :raises NotAFeed, ResponseTooLarge, ServerUnreachable, AddressForbidden, AuthFailed: nothing is stored.
+    """
+    address = _checked_url(feed_url(url))  # webcal:// → https://, then the check every server URL gets
+    remote = load_provider("ics").from_settings(
+        Connection(address, "", ""), policy=ctx.policy, settings=ctx.settings
+    )
+    try:
+        info = remote.discover()
+        remote_calendars = remote.list_calendars()
+    finally:
+        remote.close()
+    duplicate = session.scalar(
+        select(CalendarAccount.id).where(
+            CalendarAccount.researcher_id == researcher_id,
+            CalendarAccount.provider == "ics",
+            CalendarAccount.server_url == address,
+        )
+    )
+    if duplicate is not None:
+        raise ValidationFailed("you are already subscribed to this feed", field="server_url")
+    name = info.display_name or address
+    account = CalendarAccount(
+        researcher_id=researcher_id,
+        provider="ics",
+        display_name=name,
+        server_url=address,
+        username=name,  # what the pages show beside "ICS", and the calendar's name at every sync
+        principal_url=info.principal_url,
+        home_url=info.home_url,
+        owner_addresses="",
+        timezone=ctx.settings.default_timezone,
+        credentials=ctx.vault.encrypt(""),
         status="syncing",
     )
     account.calendars = [_new_calendar(rc) for rc in remote_calendars]
@@ -197,6 +246,11 @@ def _server_url_for(ctx: EngineContext, *, provider: str, server_url: str | None
     url = (server_url or "").strip()
     if not url:
         raise ValidationFailed("a server URL is required", field="server_url")
+    return _checked_url(url)
+
+
+def _checked_url(url: str) -> str:
+    """:raises ValidationFailed: on ``server_url`` when :func:`check_server_url` refuses ``url``."""
     try:
         return check_server_url(url)
     except InvalidServerUrl as exc:

@@ -70,6 +70,21 @@ PROVIDER_MESSAGES: Mapping[str, str] = {
     ),
     "transient": N_("The calendar server had a temporary problem; creneau will try again later."),
     "provider_error": N_("The calendar server answered something creneau did not understand."),
+    # ICS feeds
+    "not_feed": N_(
+        "This address does not give a calendar feed (an iCalendar .ics file): check that you copied the "
+        "subscription link, not the address of a web page."
+    ),
+    "too_large": N_(
+        "This calendar feed is larger than this creneau accepts; ask your administrator to raise the limit."
+    ),
+    "auth_failed/ics": N_(
+        "The feed's server refused access: the subscription link may have changed or expired."
+    ),
+    "unreachable/ics": N_("Could not reach the feed's server (check the address, or the server is down)."),
+    "address_forbidden/ics": N_(
+        "This feed's address points into a private network, which this creneau does not allow."
+    ),
 }
 
 # Field names as a researcher reads them, for "422 naming the field" on pages and in messages.
@@ -121,6 +136,10 @@ SERVICE_MESSAGES = (
     N_("a password is required"),
     N_("a server URL is required"),
     N_("the server URL must start with https:// or http://"),
+    N_("a feed address is required"),
+    N_("the feed address is too long"),
+    N_("the feed address must start with webcal://, https:// or http://"),
+    N_("you are already subscribed to this feed"),
     N_("the iCloud server cannot be changed"),
     N_("this account is already connected"),
     N_("give your name"),
@@ -184,6 +203,8 @@ _PROVIDER_STATUS: Mapping[str, int] = {
     "auth_failed": 422,
     "auth_expired": 422,
     "not_caldav": 422,
+    "not_feed": 422,
+    "too_large": 422,
     "address_forbidden": 422,
     "invalid_url": 422,
     "precondition_failed": 409,
@@ -191,9 +212,12 @@ _PROVIDER_STATUS: Mapping[str, int] = {
     "remote_not_found": 502,
 }
 _PROVIDER_FIELD: Mapping[str, str] = {
+    "auth_failed/ics": "server_url",  # a feed has no password: its address is what to change
     "auth_failed": "password",
     "auth_expired": "password",
     "not_caldav": "server_url",
+    "not_feed": "server_url",
+    "too_large": "server_url",
     "address_forbidden": "server_url",
     "invalid_url": "server_url",
     "unreachable": "server_url",
@@ -253,7 +277,7 @@ def problem_for(exc: Exception, *, provider: str | None = None) -> Problem:
             status=_PROVIDER_STATUS.get(code, 502),
             code=code,
             message=provider_message(code, provider),
-            field=_PROVIDER_FIELD.get(code),
+            field=_PROVIDER_FIELD.get(f"{code}/{provider}") or _PROVIDER_FIELD.get(code),
             headers=headers,
         )
     if isinstance(exc, errors.ValidationFailed):

@@ -104,6 +104,8 @@ def status_text(account: CalendarAccount, t: Translator) -> str:
         code = (account.status_detail or "").partition(": ")[0]
         if code == "integration_retired":
             return t.translate(PROVIDER_MESSAGES["integration_retired"])
+        if account.provider == "ics":  # a feed has no password: its link changed or expired
+            return t.translate(PROVIDER_MESSAGES["auth_failed/ics"])
         return t.translate(PROVIDER_MESSAGES["auth_expired/oauth" if is_oauth(account) else "auth_expired"])
     code = (account.status_detail or "").partition(": ")[0]
     if code in PROVIDER_MESSAGES:

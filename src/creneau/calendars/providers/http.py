@@ -33,6 +33,7 @@ from creneau.errors import (
     ProviderError,
     RateLimited,
     RemoteNotFound,
+    ResponseTooLarge,
     ServerUnreachable,
     SyncCursorInvalid,
     TransientProviderError,
@@ -163,6 +164,7 @@ def request(
     idempotent: bool | None = None,
     errors: StatusErrors = ANY_SERVER,
     follow_redirects: bool = True,
+    max_bytes: int | None = None,
 ) -> httpx.Response:
     """Send one request, following up to :data:`MAX_REDIRECTS` redirects, each target checked first.
 
@@ -183,6 +185,9 @@ def request(
     Other answers (2xx, 4xx) are returned: the caller reads what it expects and raises ``errors.error()``
     for the rest. With ``follow_redirects=False`` a redirect is returned as it is (a token endpoint: its
     body carries secrets that must not be sent on to another address).
+
+    :raises ResponseTooLarge: with ``max_bytes``, once the body streamed in (decompressed) or its announced
+        Content-Length exceeds it: a huge answer never sits in memory (ICS feeds)
     """
     target = _parsed(url)
     auth_origin = _origin(_parsed(trusted_origin or url))
@@ -195,6 +200,7 @@ def request(
             client.build_request(method, target, headers=headers, content=content),
             send_auth,
             retry_dropped=retry,
+            max_bytes=max_bytes,
         )
         redirected = response.status_code in _REDIRECTS and "location" in response.headers
         if not redirected or not follow_redirects:
@@ -223,16 +229,22 @@ def _origin(url: httpx.URL) -> tuple[str, str, int]:
 
 
 def _send(
-    client: httpx.Client, req: httpx.Request, send_auth: bool, *, retry_dropped: bool
+    client: httpx.Client,
+    req: httpx.Request,
+    send_auth: bool,
+    *,
+    retry_dropped: bool,
+    max_bytes: int | None = None,
 ) -> httpx.Response:
     where = redact(req.url)
     try:
         try:
-            response = _send_once(client, req, send_auth)
+            response = _send_once(client, req, send_auth, max_bytes)
         except _DROPPED:
             if not retry_dropped:
                 raise
-            response = _send_once(client, req, send_auth)  # the broken connection has left the pool
+            # the broken connection has left the pool
+            response = _send_once(client, req, send_auth, max_bytes)
     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
         raise ServerUnreachable(f"cannot connect to {where}: {_reason(exc)}") from exc
     except httpx.TimeoutException as exc:
@@ -242,10 +254,38 @@ def _send(
     return response
 
 
-def _send_once(client: httpx.Client, req: httpx.Request, send_auth: bool) -> httpx.Response:
-    response = client.send(req) if send_auth else client.send(req, auth=None)
-    response.read()
-    return response
+def _send_once(
+    client: httpx.Client, req: httpx.Request, send_auth: bool, max_bytes: int | None = None
+) -> httpx.Response:
+    if max_bytes is None:
+        response = client.send(req) if send_auth else client.send(req, auth=None)
+        response.read()
+        return response
+    response = client.send(req, stream=True) if send_auth else client.send(req, stream=True, auth=None)
+    try:
+        declared = response.headers.get("content-length", "")
+        chunks: list[bytes] = []
+        # A plain body that announces too much is refused before reading any of it.
+        size = int(declared) if declared.isdigit() and "content-encoding" not in response.headers else 0
+        if size <= max_bytes:
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > max_bytes:
+                    break
+                chunks.append(chunk)
+    finally:
+        response.close()
+    if size > max_bytes:
+        raise ResponseTooLarge(f"{redact(req.url)} answered more than {max_bytes} bytes")
+    # The body is decoded already: the copy must not announce an encoding or a length any more.
+    headers = [(k, v) for k, v in response.headers.multi_items() if k not in _BODY_HEADERS]
+    return httpx.Response(
+        response.status_code, headers=headers, content=b"".join(chunks), request=response.request
+    )
+
+
+_BODY_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
 
 def _reason(exc: Exception) -> str:

@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from creneau.calendars.accounts import (
     connect_account,
+    connect_feed,
     get_account,
     list_accounts,
     set_check_conflicts,
@@ -25,6 +26,7 @@ from creneau.web.api.schemas import (
     CalendarPatch,
     DeletionReportOut,
     ErrorOut,
+    FeedCreate,
     ValidationErrorOut,
 )
 from creneau.web.deps import ApiResearcher, RuntimeDep, SessionDep
@@ -79,6 +81,36 @@ def create_account(
     except ProviderError as exc:
         session.rollback()
         return respond(request, problem_for(exc, provider=body.provider))
+    session.commit()  # before the job looks for it
+    runtime.jobs.enqueue_sync(account.id)
+    return AccountOut.of(account, translator_for(request))
+
+
+@router.post(
+    "/feeds",
+    response_model=AccountOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        **MALFORMED_JSON,
+        422: {
+            "model": ErrorOut | ValidationErrorOut,
+            "description": "A malformed address (invalid), not a calendar feed (not_feed), a feed over the "
+            "size limit (too_large), an address in a forbidden network (address_forbidden)",
+        },
+        502: {"model": ErrorOut, "description": "The feed's server answered with an error"},
+        503: {"model": ErrorOut, "description": "The feed's server asks to slow down (Retry-After)"},
+    },
+)
+def subscribe_feed(
+    request: Request, body: FeedCreate, session: SessionDep, runtime: RuntimeDep, researcher: ApiResearcher
+) -> AccountOut | Response:
+    """Subscribe to a read-only ICS feed: an account with one read-only calendar whose events count as busy
+    times (never a destination). It is downloaded once first, then refreshed at every sync interval."""
+    try:
+        account = connect_feed(session, ctx=runtime.ctx, researcher_id=researcher.id, url=body.url)
+    except ProviderError as exc:
+        session.rollback()
+        return respond(request, problem_for(exc, provider="ics"))
     session.commit()  # before the job looks for it
     runtime.jobs.enqueue_sync(account.id)
     return AccountOut.of(account, translator_for(request))

@@ -150,6 +150,17 @@ class ICloudAccountCreate(BaseModel):
 AccountCreate = CaldavAccountCreate | ICloudAccountCreate
 
 
+class FeedCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(
+        min_length=1,
+        max_length=2000,
+        description="The feed's address: webcal:// (read as https://), https://, or http://",
+        examples=["webcal://calendar.example.org/timetable.ics"],
+    )
+
+
 class CalendarPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from creneau.calendars.accounts import (
     connect_account,
+    connect_feed,
     get_account,
     list_accounts,
     set_check_conflicts,
@@ -86,7 +87,7 @@ def connect(
     session: SessionDep,
     runtime: RuntimeDep,
     researcher: CurrentResearcher,
-    provider: Annotated[Literal["caldav", "icloud"], Form()],
+    provider: Annotated[Literal["caldav", "icloud", "ics"], Form()],
     # Longer than a server URL may be, so that too long a URL gets its own message with the form again.
     server_url: Annotated[str, Form(max_length=20_000)] = "",
     username: Annotated[str, Form(max_length=320)] = "",
@@ -96,21 +97,24 @@ def connect(
     # Connecting from a session's appointment settings comes back there, the new calendar preselected.
     back = local_path(next, "") if next.startswith("/sessions/") else ""
     try:
-        account = connect_account(
-            session,
-            ctx=runtime.ctx,
-            researcher_id=researcher.id,
-            provider=provider,
-            server_url=(server_url.strip() or None) if provider == "caldav" else None,
-            username=username,
-            password=password,
-        )
+        if provider == "ics":  # Subscribe to a feed: its address only
+            account = connect_feed(session, ctx=runtime.ctx, researcher_id=researcher.id, url=server_url)
+        else:
+            account = connect_account(
+                session,
+                ctx=runtime.ctx,
+                researcher_id=researcher.id,
+                provider=provider,
+                server_url=(server_url.strip() or None) if provider == "caldav" else None,
+                username=username,
+                password=password,
+            )
     except (ValidationFailed, ProviderError) as exc:
         session.rollback()
         problem = problem_for(exc, provider=provider)
         form = ConnectForm(
             provider=provider,
-            server_url=shown_server_url(server_url) if provider == "caldav" else "",
+            server_url=shown_server_url(server_url) if provider in ("caldav", "ics") else "",
             username=username,
             error=problem.text(translator_for(request)),
             error_code=problem.code,
