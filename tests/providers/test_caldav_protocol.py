@@ -7,6 +7,8 @@ provider's answer, not the requests it made (except where the number of requests
 
 from __future__ import annotations
 
+import dataclasses
+
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -134,7 +136,7 @@ def test_a_truncated_sync_report_is_followed_with_the_token_it_returned() -> Non
     changes = provider_for(calendar).pull_changes(CAL, cursor=None, known_etags={})
     assert changes.full
     assert sorted(e.remote_id for e in changes.upserted) == hrefs
-    assert decode(changes.cursor or "") == Cursor(mode="sync", token="t3")
+    assert dataclasses.replace(decode(changes.cursor or ""), checked=None) == Cursor(mode="sync", token="t3")
     assert calendar.log.count("REPORT sync") == 3
     assert calendar.log.count("REPORT multiget") == 1
 
