@@ -8,9 +8,11 @@ Servers without sync-collection (detected from the error they answer) get the ol
 collection's CalendarServer ``getctag`` with the cursor's, and when it moved list every member's etag with a
 PROPFIND Depth 1 and download the differing ones.
 
-What a sync-collection report lists as changed is always downloaded, even when we hold the etag it gives:
-SOGo's etags are per-object version counters, so an event deleted and made again at the same href has the
-etag of the old one (``"gcs00000000"``). Only a *full* listing (no token) skips members whose etag we hold.
+An etag we hold normally means "this content": a member whose reported etag equals ours is not downloaded
+(DAViCal's incremental reports list again members changed in the same second as the token). But SOGo's
+etags are per-object version counters (``"gcs00000000"``): an event deleted and made again at the same href
+gets the etag of the old one. So what an incremental report lists with such an etag (:func:`reused_etag`) is
+downloaded even when we hold that etag; a full listing (no token) still skips it, since nothing says it moved.
 
 Periodic verification: DAViCal and SOGo accept the token of a calendar that was deleted and made again at the
 same URL and never report the old members as gone. So once the cursor's last full listing (``checked``) is
@@ -25,6 +27,7 @@ body; either becomes ``SyncCursorInvalid``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -123,8 +126,10 @@ def _apply_listing(
 ) -> ChangeSet:
     if full:
         to_download, unchanged = split_known(listing.changed, known_etags)
-    else:  # reported as changed: download, whatever etag we hold (SOGo reuses etags, see above)
-        to_download, unchanged = list(listing.changed), []
+    else:  # reported as changed: a version-counter etag we hold proves nothing (SOGo, see above)
+        to_download, unchanged = split_known(listing.changed, known_etags)
+        to_download += [p for p in unchanged if reused_etag(listing.changed[p])]
+        unchanged = [p for p in unchanged if not reused_etag(listing.changed[p])]
     got = multiget(
         session,
         calendar_url,
@@ -168,6 +173,14 @@ def sync_collection(session: DavSession, calendar_url: str, token: str | None) -
         if not moved:
             break
     raise TransientProviderError(f"sync-collection on {redact(calendar_url)} kept answering 'truncated'")
+
+
+_VERSION_COUNTER = re.compile(r'(W/)?"gcs[0-9]{8}"')
+
+
+def reused_etag(etag: str | None) -> bool:
+    """An etag that counts versions of an href rather than naming its content (SOGo's ``"gcs00000003"``)."""
+    return bool(etag) and _VERSION_COUNTER.fullmatch(etag or "") is not None
 
 
 def _merge_page(listing: SyncListing, answer: xml.MultiStatus, calendar_url: str, own_path: str) -> bool:

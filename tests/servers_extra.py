@@ -1,0 +1,343 @@
+"""The CalDAV servers people run, from Debian's packages, on a free loopback port: DAViCal, Cyrus, SOGo.
+
+Each ``start_*`` installs its packages once per machine (``dpkg -s`` tells whether they are there; the
+install runs ``apt-get`` with a ``policy-rc.d`` that keeps the packaged services from starting on their
+standard ports), configures the server under a temporary directory and starts it in the foreground on
+127.0.0.1:<free port>. When the packages cannot be had (no apt, not root, no such package, no PostgreSQL for
+DAViCal), :class:`Unavailable` says why and the fixtures skip with that reason.
+
+- **DAViCal** 1.1 (PHP behind Apache, on PostgreSQL): a database of its own on the test PostgreSQL
+  (``CRENEAU_TEST_DATABASE_URL`` when it is one, else postgres@127.0.0.1:5432), built by DAViCal's
+  ``create-database.sh``; users inserted into its ``usr``/``principal`` tables. DAViCal reads its
+  configuration from ``/etc/davical/<SERVER_NAME>-conf.php``: Apache runs with ``UseCanonicalName On`` and a
+  ServerName unique to the port, and that one file is removed at teardown. Calendars live at
+  ``/caldav.php/<user>/<name>/``; the scheduling Inbox and Outbox at ``.in/`` and ``.out/``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+from tests.servers import RunningServer, free_port, wait_until
+
+INSTALL_TIMEOUT = 900.0  # seconds; a first install on a slow CI machine
+READY_TIMEOUT = 30.0
+_LOCK = Path("/tmp/creneau-test-apt.lock")
+_updated = False
+
+
+class Unavailable(Exception):
+    """The server cannot run on this machine; the message says why (the fixtures skip with it)."""
+
+
+def missing_packages(packages: Sequence[str]) -> list[str]:
+    missing = []
+    for package in packages:
+        result = subprocess.run(
+            ["dpkg-query", "-W", "-f=${Status}", package], capture_output=True, text=True, check=False
+        )
+        if "install ok installed" not in result.stdout:
+            missing.append(package)
+    return missing
+
+
+def ensure_packages(packages: Sequence[str]) -> None:
+    """Install ``packages`` with apt-get unless they are there. :raises Unavailable: when that cannot be."""
+    global _updated
+    if shutil.which("dpkg-query") is None or shutil.which("apt-get") is None:
+        raise Unavailable("this machine has no dpkg/apt-get to install the server's Debian packages")
+    if not missing_packages(packages):
+        return
+    if os.geteuid() != 0:
+        raise Unavailable(f"packages {', '.join(missing_packages(packages))} are missing and we are not root")
+    with _LOCK.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one install at a time on this machine
+        missing = missing_packages(packages)
+        if not missing:
+            return
+        policy = Path("/usr/sbin/policy-rc.d")
+        ours = not policy.exists()
+        if ours:  # no packaged service may start on its standard port
+            policy.write_text("#!/bin/sh\nexit 101\n")
+            policy.chmod(0o755)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        try:
+            if not _updated:
+                _apt(["apt-get", "update", "-q"], env)
+                _updated = True
+            _apt(["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing], env)
+        finally:
+            if ours:
+                policy.unlink()
+    still = missing_packages(packages)
+    if still:
+        raise Unavailable(f"apt-get did not install {', '.join(still)}")
+
+
+def _apt(command: list[str], env: dict[str, str]) -> None:
+    try:
+        result = subprocess.run(
+            command, capture_output=True, text=True, env=env, timeout=INSTALL_TIMEOUT, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise Unavailable(f"{' '.join(command)} did not finish within {INSTALL_TIMEOUT:.0f}s") from None
+    if result.returncode != 0:
+        tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
+        raise Unavailable(f"{' '.join(command)} failed: {' / '.join(tail)}")
+
+
+# -- PostgreSQL for DAViCal and SOGo ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Postgres:
+    host: str
+    port: int
+    user: str
+    password: str | None
+
+    def env(self) -> dict[str, str]:
+        env = {**os.environ, "PGHOST": self.host, "PGPORT": str(self.port), "PGUSER": self.user}
+        if self.password:
+            env["PGPASSWORD"] = self.password
+        return env
+
+    def psql(self, database: str, sql: str) -> str:
+        result = subprocess.run(
+            ["psql", "-qXAt", "-v", "ON_ERROR_STOP=1", "-d", database, "-c", sql],
+            capture_output=True,
+            text=True,
+            env=self.env(),
+            check=False,
+            timeout=60,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"psql failed: {result.stderr.strip()[-500:]}")
+        return result.stdout
+
+    def dsn(self, database: str) -> str:
+        password = f" password={self.password}" if self.password else ""
+        return f"host={self.host} port={self.port} dbname={database} user={self.user}{password}"
+
+
+def test_postgres() -> Postgres:
+    """The PostgreSQL the tests use. :raises Unavailable: when none answers."""
+    url = os.environ.get("CRENEAU_TEST_DATABASE_URL", "")
+    parts = urlsplit(url.replace("postgresql+psycopg://", "postgresql://", 1)) if "postgres" in url else None
+    server = Postgres(
+        host=(parts.hostname if parts else None) or "127.0.0.1",
+        port=(parts.port if parts else None) or 5432,
+        user=(parts.username if parts else None) or "postgres",
+        password=parts.password if parts else None,
+    )
+    if shutil.which("psql") is None:
+        raise Unavailable("psql is not installed (it comes with DAViCal's postgresql-client dependency)")
+    try:
+        server.psql("postgres", "SELECT 1")
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        raise Unavailable(f"no PostgreSQL at {server.host}:{server.port} for the server's database: {exc}")
+    return server
+
+
+# -- the servers -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class PackagedServer(RunningServer):
+    """A server started from Debian's packages; ``base`` is the path of its CalDAV root ("/caldav.php/")."""
+
+    base: str = "/"
+    cleanup: list[Path] = field(default_factory=list, repr=False)
+    databases: list[tuple[Postgres, str]] = field(default_factory=list, repr=False)
+    extra_processes: list[subprocess.Popen[bytes]] = field(default_factory=list, repr=False)
+
+    @property
+    def dav_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{self.base}"
+
+    def principal_url(self, user: str) -> str:
+        return f"{self.dav_url}{user}/"
+
+    def home_url(self, user: str) -> str:
+        return self.principal_url(user)
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        super().stop()
+        for process in self.extra_processes:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        for path in self.cleanup:
+            path.unlink(missing_ok=True)
+        for postgres, database in self.databases:
+            try:
+                postgres.psql("postgres", f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            except RuntimeError:
+                pass
+
+
+DAVICAL_PACKAGES = ("davical", "apache2", "libapache2-mod-php", "php-pgsql", "php-xml", "postgresql-client")
+
+
+def _php_module() -> Path:
+    found = sorted(Path("/usr/lib/apache2/modules").glob("libphp*.so"))
+    if not found:
+        raise Unavailable("Apache has no PHP module (libapache2-mod-php)")
+    return found[-1]
+
+
+_APACHE_MODULES = ("mpm_prefork", "authz_core", "mime", "dir", "alias", "rewrite", "setenvif", "env")
+
+
+def _apache_conf(root: Path, port: int, server_name: str, body: str, modules: Sequence[str]) -> Path:
+    loads = "\n".join(
+        f"LoadModule {m}_module /usr/lib/apache2/modules/mod_{m}.so" for m in (*_APACHE_MODULES, *modules)
+    )
+    conf = root / "apache.conf"
+    conf.write_text(
+        f"""ServerRoot {root}
+DefaultRuntimeDir {root}
+PidFile {root}/apache.pid
+Mutex file:{root} default
+Listen 127.0.0.1:{port}
+ServerName {server_name}:{port}
+UseCanonicalName On
+User www-data
+Group www-data
+ErrorLog {root}/apache-error.log
+LogLevel warn
+TypesConfig /etc/mime.types
+StartServers 2
+MinSpareServers 2
+MaxSpareServers 4
+MaxRequestWorkers 8
+{loads}
+{body}
+"""
+    )
+    return conf
+
+
+def start_davical(root: Path, users: dict[str, str]) -> PackagedServer:
+    """DAViCal behind Apache + mod_php on 127.0.0.1:<free port>, with a fresh database. ``users``: name →
+    password. :raises Unavailable: see the module docstring."""
+    ensure_packages(DAVICAL_PACKAGES)
+    postgres = test_postgres()
+    php = _php_module()
+    root.mkdir(parents=True, exist_ok=True)
+    root.chmod(0o755)
+    port = free_port()
+    server_name = f"creneau-davical-{port}"
+    database = f"creneau_davical_{uuid.uuid4().hex[:10]}"
+    build = subprocess.run(
+        ["sh", "/usr/share/davical/dba/create-database.sh", database, "admin-" + uuid.uuid4().hex[:8]],
+        capture_output=True,
+        text=True,
+        env=postgres.env(),
+        check=False,
+        timeout=300,
+    )
+    if build.returncode != 0 or "Unable" in build.stdout:
+        raise RuntimeError(f"DAViCal's create-database.sh failed:\n{build.stdout[-1500:]}{build.stderr[-1500:]}")
+    rows = []
+    for n, (name, password) in enumerate(users.items(), start=100):
+        rows.append(
+            "INSERT INTO usr (user_no, active, email_ok, updated, username, password, fullname, email) "
+            f"VALUES ({n}, TRUE, current_date, current_date, '{name}', '**{password}', '{name} Owner', "
+            f"'{name}.owner@example.org');"
+            "INSERT INTO principal (principal_id, type_id, user_no, displayname, default_privileges) "
+            f"VALUES ({n}, 1, {n}, '{name} Owner', NULL);"
+        )
+        # What DAViCal's CreateHomeCollections makes with home_in/out_calendar_name: plain calendars.
+        for folder, suffix in ((".in", "Inbox"), (".out", "Outbox")):
+            rows.append(
+                "INSERT INTO collection (user_no, parent_container, dav_name, dav_etag, dav_displayname, "
+                "is_calendar, is_addressbook, default_privileges, created, modified, resourcetypes) "
+                f"VALUES ({n}, '/{name}/', '/{name}/{folder}/', '-1', '{name} Owner {suffix}', TRUE, FALSE, "
+                "NULL, current_timestamp, current_timestamp, "
+                "'<DAV::collection/><urn:ietf:params:xml:ns:caldav:calendar/>');"
+            )
+    postgres.psql(database, "BEGIN;" + "".join(rows) + "COMMIT;")
+    config = Path("/etc/davical") / f"{server_name}-conf.php"
+    config.write_text(
+        "<?php\n"
+        f"$c->pg_connect[] = '{postgres.dsn(database)}';\n"
+        "$c->system_name = 'creneau test DAViCal';\n"
+        "$c->admin_email = 'admin@example.org';\n"
+        "$c->default_locale = 'en_US.UTF-8';\n"
+        "$c->collections_always_exist = false;\n"
+        "$c->home_calendar_name = 'calendar';\n"
+        "$c->home_in_calendar_name = '.in';\n"
+        "$c->home_out_calendar_name = '.out';\n"
+        # The unique ServerName only picked this file: URLs and redirects name the address we listen on.
+        "$c->domain_name = '127.0.0.1';\n"
+        "$_SERVER['SERVER_NAME'] = '127.0.0.1';\n"
+    )
+    body = f"""DocumentRoot /usr/share/davical/htdocs
+DirectoryIndex index.php
+LoadModule php_module {php}
+<FilesMatch "\\.php$">
+  SetHandler application/x-httpd-php
+</FilesMatch>
+<Directory /usr/share/davical/htdocs>
+  Require all granted
+  AllowOverride None
+</Directory>
+php_value include_path /usr/share/awl/inc
+php_value log_errors On
+php_value error_log {root}/php-error.log
+RewriteEngine On
+RewriteRule ^/\\.well-known/caldav /caldav.php/.well-known/caldav [PT,L]
+"""
+    conf = _apache_conf(root, port, server_name, body, ())
+    log_path = root / "apache.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            ["/usr/sbin/apache2", "-f", str(conf), "-DFOREGROUND"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=root,
+            start_new_session=True,  # Apache signals its whole process group when it stops
+        )
+    server = PackagedServer(
+        "davical", port, root, dict(users), process, log_path, base="/caldav.php/", cleanup=[config]
+    )
+    server.databases.append((postgres, database))
+    _wait_ready(server, server.dav_url, users)
+    return server
+
+
+def _wait_ready(server: PackagedServer, url: str, users: dict[str, str]) -> None:
+    user, password = next(iter(users.items()))
+
+    def ready() -> bool:
+        if server.process.poll() is not None:
+            log = server.log_path.read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"{server.kind} exited with {server.process.returncode}:\n{log}")
+        try:
+            answer = httpx.request(
+                "PROPFIND", url, auth=(user, password), headers={"Depth": "0"}, timeout=2.0
+            )
+        except httpx.TransportError:
+            return False
+        return answer.status_code == 207
+
+    try:
+        wait_until(ready, timeout=READY_TIMEOUT, what=f"{server.kind} on port {server.port}")
+    except BaseException:
+        server.stop()
+        raise
