@@ -16,6 +16,7 @@ DAViCal), :class:`Unavailable` says why and the fixtures skip with that reason.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
@@ -145,7 +146,9 @@ def test_postgres() -> Postgres:
     try:
         server.psql("postgres", "SELECT 1")
     except (RuntimeError, subprocess.TimeoutExpired) as exc:
-        raise Unavailable(f"no PostgreSQL at {server.host}:{server.port} for the server's database: {exc}")
+        raise Unavailable(
+            f"no PostgreSQL at {server.host}:{server.port} for the server's database: {exc}"
+        ) from None
     return server
 
 
@@ -184,10 +187,8 @@ class PackagedServer(RunningServer):
         for path in self.cleanup:
             path.unlink(missing_ok=True)
         for postgres, database in self.databases:
-            try:
+            with contextlib.suppress(RuntimeError):
                 postgres.psql("postgres", f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-            except RuntimeError:
-                pass
 
 
 DAVICAL_PACKAGES = ("davical", "apache2", "libapache2-mod-php", "php-pgsql", "php-xml", "postgresql-client")
@@ -252,11 +253,14 @@ def start_davical(root: Path, users: dict[str, str]) -> PackagedServer:
         timeout=300,
     )
     if build.returncode != 0 or "Unable" in build.stdout:
-        raise RuntimeError(f"DAViCal's create-database.sh failed:\n{build.stdout[-1500:]}{build.stderr[-1500:]}")
+        raise RuntimeError(
+            f"DAViCal's create-database.sh failed:\n{build.stdout[-1500:]}{build.stderr[-1500:]}"
+        )
     rows = []
     for n, (name, password) in enumerate(users.items(), start=100):
         rows.append(
-            "INSERT INTO usr (user_no, active, email_ok, updated, username, password, fullname, email) "
+            "INSERT INTO usr (user_no, active"  # noqa: S608 - test names and passwords of our own
+            ", email_ok, updated, username, password, fullname, email) "
             f"VALUES ({n}, TRUE, current_date, current_date, '{name}', '**{password}', '{name} Owner', "
             f"'{name}.owner@example.org');"
             "INSERT INTO principal (principal_id, type_id, user_no, displayname, default_privileges) "
@@ -265,7 +269,8 @@ def start_davical(root: Path, users: dict[str, str]) -> PackagedServer:
         # What DAViCal's CreateHomeCollections makes with home_in/out_calendar_name: plain calendars.
         for folder, suffix in ((".in", "Inbox"), (".out", "Outbox")):
             rows.append(
-                "INSERT INTO collection (user_no, parent_container, dav_name, dav_etag, dav_displayname, "
+                "INSERT INTO collection (user_no, parent_container"  # noqa: S608 - our test names
+                ", dav_name, dav_etag, dav_displayname, "
                 "is_calendar, is_addressbook, default_privileges, created, modified, resourcetypes) "
                 f"VALUES ({n}, '/{name}/', '/{name}/{folder}/', '-1', '{name} Owner {suffix}', TRUE, FALSE, "
                 "NULL, current_timestamp, current_timestamp, "

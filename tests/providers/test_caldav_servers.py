@@ -1,4 +1,4 @@
-"""The provider contract against the CalDAV servers people run, from Debian's packages (tests/servers_extra.py).
+"""The provider contract against the CalDAV servers people run, from Debian's packages (servers_extra.py).
 
 Each server is installed once per machine and started once per module on a free loopback port; where it
 cannot be installed the whole class is skipped with the reason. These servers keep their own data (DAViCal

@@ -127,6 +127,8 @@ class CalDAVProvider(CalendarProvider):
         changes = sync.pull(
             self._session, url, cursor=cursor, known_etags=known_etags, progress=progress, options=options
         )
+        if any(writes.reused_etag(e.etag) for e in changes.upserted):
+            writes.record_untrusted(url)  # SOGo: check objects before our writes (see writes.py)
         if options.use_sync_collection and changes.cursor and decode(changes.cursor).mode == "ctag":
             self._without_sync.add(url)  # learnt from the server's refusal: do not ask again
         return changes
@@ -139,10 +141,10 @@ class CalDAVProvider(CalendarProvider):
             )
         return found
 
-    def _check_first(self, calendar_id: str) -> bool:
+    def _check_first(self, calendar_id: str, etag: str | None = None) -> bool:
         if self._check_preconditions is not None:
             return self._check_preconditions
-        return writes.is_untrusted(calendar_id)
+        return writes.is_untrusted(calendar_id) or writes.reused_etag(etag)
 
     def create_event(self, calendar_id: str, draft: EventDraft) -> WrittenEvent:
         url = collection_url(calendar_id)
@@ -153,12 +155,12 @@ class CalDAVProvider(CalendarProvider):
     ) -> WrittenEvent:
         url = collection_url(calendar_id)
         return writes.update(
-            self._session, url, remote_id, draft, etag=etag, check_first=self._check_first(url)
+            self._session, url, remote_id, draft, etag=etag, check_first=self._check_first(url, etag)
         )
 
     def delete_event(self, calendar_id: str, remote_id: str, *, etag: str | None = None) -> None:
         url = collection_url(calendar_id)
-        writes.delete(self._session, url, remote_id, etag=etag, check_first=self._check_first(url))
+        writes.delete(self._session, url, remote_id, etag=etag, check_first=self._check_first(url, etag))
 
     def close(self) -> None:
         self._session.close()

@@ -27,7 +27,6 @@ body; either becomes ``SyncCursorInvalid``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -39,6 +38,7 @@ from creneau.calendars.providers.caldav import xml
 from creneau.calendars.providers.caldav.cursor import Cursor, decode
 from creneau.calendars.providers.caldav.dav import DavSession, canonical_path, failure, multistatus
 from creneau.calendars.providers.caldav.fetch import is_member, list_etags, multiget, split_known
+from creneau.calendars.providers.caldav.writes import reused_etag
 from creneau.calendars.providers.http import redact
 from creneau.errors import ProviderError, SyncCursorInvalid, TransientProviderError
 
@@ -173,14 +173,6 @@ def sync_collection(session: DavSession, calendar_url: str, token: str | None) -
         if not moved:
             break
     raise TransientProviderError(f"sync-collection on {redact(calendar_url)} kept answering 'truncated'")
-
-
-_VERSION_COUNTER = re.compile(r'(W/)?"gcs[0-9]{8}"')
-
-
-def reused_etag(etag: str | None) -> bool:
-    """An etag that counts versions of an href rather than naming its content (SOGo's ``"gcs00000003"``)."""
-    return bool(etag) and _VERSION_COUNTER.fullmatch(etag or "") is not None
 
 
 def _merge_page(listing: SyncListing, answer: xml.MultiStatus, calendar_url: str, own_path: str) -> bool:

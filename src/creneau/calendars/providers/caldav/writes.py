@@ -5,12 +5,14 @@ and ``If-None-Match: *`` makes a second create a no-op that returns the first on
 ``If-Match`` when the caller knows the etag, so a change made meanwhile in the user's calendar app is not
 overwritten silently (``PreconditionFailed``).
 
-Some servers ignore both preconditions: SOGo 5 answers ``204`` to a second ``PUT`` with ``If-None-Match: *``
-(overwriting the event) and deletes with a stale ``If-Match``. With ``check_first`` (the provider's
-``check_preconditions``, or a server recorded by :func:`record_untrusted`) we read the object's etag before a
-create, an update with an etag and a delete with an etag, and act as the precondition would have. A ``204`` to
-a create is the tell-tale (RFC 7232: ``If-None-Match: *`` must fail on an existing resource): the server is
-recorded, for this process, as one whose preconditions are not trusted.
+Some servers ignore both preconditions: SOGo 5 answers ``204`` to a second ``PUT`` with
+``If-None-Match: *`` (overwriting the event) and deletes with a stale ``If-Match``. With ``check_first``
+(the provider's ``check_preconditions``, or a server recorded by :func:`record_untrusted`) we read the
+object's etag before a create, an update with an etag and a delete with an etag, and act as the
+precondition would have. A ``204`` to a create is the tell-tale (RFC 7232: ``If-None-Match: *`` must fail
+on an existing resource), and so are SOGo's version-counter etags (:func:`reused_etag`) on any write or
+listing: the server is recorded, for this process, as one whose preconditions are not trusted, and an
+update or delete carrying such an etag is always checked first.
 """
 
 from __future__ import annotations
@@ -54,9 +56,24 @@ def record_untrusted(url: str) -> None:
         _untrusted.add(origin(url))
 
 
+def forget_untrusted() -> None:
+    """Forget every recorded server (tests)."""
+    with _untrusted_lock:
+        _untrusted.clear()
+
+
 def is_untrusted(url: str) -> bool:
     with _untrusted_lock:
         return origin(url) in _untrusted
+
+
+_VERSION_COUNTER = re.compile(r'(W/)?"gcs[0-9]{8}"')
+
+
+def reused_etag(etag: str | None) -> bool:
+    """An etag that counts versions of an href rather than naming its content (SOGo's ``"gcs00000003"``):
+    the same etag comes back for an href deleted and made again, and SOGo ignores preconditions."""
+    return bool(etag) and _VERSION_COUNTER.fullmatch(etag or "") is not None
 
 
 def resource_name(uid: str) -> str:
@@ -105,7 +122,10 @@ def create(
     if response.status_code == 204:  # "replaced": the server ignored If-None-Match
         record_untrusted(url)
     if response.status_code in (200, 201, 204):
-        return WrittenEvent(remote_id=path, etag=response.headers.get("etag") or read_etag(session, url))
+        etag = response.headers.get("etag") or read_etag(session, url)
+        if reused_etag(etag):  # SOGo: its preconditions cannot be trusted either
+            record_untrusted(url)
+        return WrittenEvent(remote_id=path, etag=etag)
     if response.status_code == 412:  # already there: our earlier attempt succeeded
         return WrittenEvent(remote_id=path, etag=read_etag(session, url))
     existing = _uid_conflict(response.content, calendar_url)
