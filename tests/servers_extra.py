@@ -12,6 +12,10 @@ DAViCal), :class:`Unavailable` says why and the fixtures skip with that reason.
   configuration from ``/etc/davical/<SERVER_NAME>-conf.php``: Apache runs with ``UseCanonicalName On`` and a
   ServerName unique to the port, and that one file is removed at teardown. Calendars live at
   ``/caldav.php/<user>/<name>/``; the scheduling Inbox and Outbox at ``.in/`` and ``.out/``.
+- **Cyrus IMAP** 3.6 (what Fastmail runs): ``master`` as the ``cyrus`` user with an ``imapd`` and an
+  ``httpd`` (CalDAV) service on two free ports, passwords in a sasldb of its own; an admin creates each user's
+  mailbox over IMAP. Principals at ``/dav/principals/user/<user>/``, calendars at
+  ``/dav/calendars/user/<user>/<name>/``.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import contextlib
 import fcntl
 import os
 import shutil
+import socket
 import subprocess
 import uuid
 from collections.abc import Sequence
@@ -160,6 +165,7 @@ class PackagedServer(RunningServer):
     """A server started from Debian's packages; ``base`` is the path of its CalDAV root ("/caldav.php/")."""
 
     base: str = "/"
+    principals: str | None = None  # the path of the principals when not ``base`` ("/dav/principals/user/")
     cleanup: list[Path] = field(default_factory=list, repr=False)
     databases: list[tuple[Postgres, str]] = field(default_factory=list, repr=False)
     extra_processes: list[subprocess.Popen[bytes]] = field(default_factory=list, repr=False)
@@ -169,10 +175,10 @@ class PackagedServer(RunningServer):
         return f"http://127.0.0.1:{self.port}{self.base}"
 
     def principal_url(self, user: str) -> str:
-        return f"{self.dav_url}{user}/"
+        return f"http://127.0.0.1:{self.port}{self.principals or self.base}{user}/"
 
     def home_url(self, user: str) -> str:
-        return self.principal_url(user)
+        return f"{self.dav_url}{user}/"
 
     def stop(self) -> None:
         if self._stopped:
@@ -346,3 +352,137 @@ def _wait_ready(server: PackagedServer, url: str, users: dict[str, str]) -> None
     except BaseException:
         server.stop()
         raise
+
+
+CYRUS_PACKAGES = ("cyrus-imapd", "cyrus-caldav", "sasl2-bin")
+CYRUS_ADMIN = ("cyrusadmin", "admin-" + uuid.uuid4().hex[:12])
+
+
+def start_cyrus(root: Path, users: dict[str, str]) -> PackagedServer:
+    """Cyrus IMAP's httpd (CalDAV) on 127.0.0.1:<free port>, with its IMAP service on another free port for
+    creating the users' mailboxes; passwords in a sasldb of its own. Runs as the ``cyrus`` user.
+    Calendars live at ``/dav/calendars/user/<user>/<name>/``. :raises Unavailable: see the module docstring."""
+    ensure_packages(CYRUS_PACKAGES)
+    import grp
+    import imaplib
+    import pwd
+
+    try:
+        uid, gid = pwd.getpwnam("cyrus").pw_uid, grp.getgrnam("mail").gr_gid
+    except KeyError:
+        raise Unavailable("the cyrus user or the mail group is missing") from None
+    root.mkdir(parents=True, exist_ok=True)
+    root.chmod(0o755)
+    for parent in root.parents:  # the cyrus user must reach its files under pytest's private folder
+        if str(parent).startswith("/tmp/") and parent.stat().st_mode & 0o111 != 0o111:
+            parent.chmod(parent.stat().st_mode | 0o111)
+    for folder in ("conf", "spool", "run", "sieve"):
+        (root / folder).mkdir(exist_ok=True)
+    port, imap_port = free_port(), free_port()
+    sasldb = root / "sasldb2"
+    for name, password in {**users, CYRUS_ADMIN[0]: CYRUS_ADMIN[1]}.items():
+        subprocess.run(
+            ["saslpasswd2", "-p", "-c", "-f", str(sasldb), "-u", "127.0.0.1", name],
+            input=password,
+            text=True,
+            check=True,
+            capture_output=True,
+        )
+    imapd_conf = root / "imapd.conf"
+    imapd_conf.write_text(
+        f"""configdirectory: {root}/conf
+partition-default: {root}/spool
+sievedir: {root}/sieve
+admins: {CYRUS_ADMIN[0]}
+servername: 127.0.0.1
+virtdomains: off
+unixhierarchysep: yes
+altnamespace: yes
+allowplaintext: yes
+sasl_pwcheck_method: auxprop
+sasl_auxprop_plugin: sasldb
+sasl_sasldb_path: {sasldb}
+sasl_mech_list: PLAIN LOGIN
+httpmodules: caldav
+httpallowcompress: no
+caldav_realm: creneau
+caldav_allowscheduling: off
+calendarprefix: #calendars
+lmtpsocket: {root}/run/lmtp
+idlesocket: {root}/run/idle
+notifysocket: {root}/run/notify
+"""
+    )
+    cyrus_conf = root / "cyrus.conf"
+    cyrus_conf.write_text(
+        f"""START {{
+  recover cmd="ctl_cyrusdb -r -C {imapd_conf}"
+}}
+SERVICES {{
+  imap cmd="imapd -C {imapd_conf}" listen="127.0.0.1:{imap_port}" prefork=0
+  http cmd="httpd -C {imapd_conf}" listen="127.0.0.1:{port}" prefork=1
+}}
+EVENTS {{
+}}
+DAEMON {{
+}}
+"""
+    )
+    for path in [root, *root.rglob("*")]:
+        os.chown(path, uid, gid)
+    log_path = root / "cyrus.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                "/usr/lib/cyrus/bin/master",
+                "-C",
+                str(imapd_conf),
+                "-M",
+                str(cyrus_conf),
+                "-p",
+                str(root / "run" / "master.pid"),
+                "-D",
+                "-l",
+                "32",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=root,
+            start_new_session=True,
+            user=uid,
+            group=gid,
+        )
+    server = PackagedServer(
+        "cyrus",
+        port,
+        root,
+        dict(users),
+        process,
+        log_path,
+        base="/dav/calendars/user/",
+        principals="/dav/principals/user/",
+    )
+
+    def imap_up() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(f"cyrus exited with {process.returncode}:\n{log_path.read_text()[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", imap_port), timeout=1.0):
+                return True
+        except OSError:
+            return False
+
+    try:
+        wait_until(imap_up, timeout=READY_TIMEOUT, what=f"cyrus imapd on port {imap_port}")
+        imap = imaplib.IMAP4("127.0.0.1", imap_port)
+        imap.login(*CYRUS_ADMIN)
+        for name in users:
+            status, answer = imap.create(f"user/{name}")
+            if status != "OK":
+                raise RuntimeError(f"cyrus refused to create the mailbox of {name}: {answer!r}")
+        imap.logout()
+    except BaseException:
+        server.stop()
+        raise
+    _wait_ready(server, server.dav_url + next(iter(users)) + "/", users)
+    return server

@@ -584,7 +584,8 @@ class ProviderContract:
         first = provider.pull_changes(calendar, cursor=None, known_etags={})
         held = etags(first)
         assert set(held) == old
-        harness.recreate_calendar(calendar)
+        if not harness.recreate_calendar(calendar):
+            pytest.skip("this server does not let its owner delete a calendar over CalDAV")
         new = harness.put(calendar, "new", ics("new", DAY + timedelta(days=1)))
         try:  # Radicale, Xandikos and Cyrus refuse the old token; DAViCal and SOGo accept it
             second = provider.pull_changes(calendar, cursor=first.cursor, known_etags=held)

@@ -14,7 +14,7 @@ import pytest
 
 from tests.providers.conftest import USERS, CalDAVHarness, UserPool
 from tests.providers.contract import ProviderContract
-from tests.servers_extra import PackagedServer, Unavailable, start_davical
+from tests.servers_extra import PackagedServer, Unavailable, start_cyrus, start_davical
 
 
 @pytest.fixture(scope="module")
@@ -37,3 +37,25 @@ class TestDAViCal(ProviderContract):
     def harness(self, davical_server: PackagedServer, davical_users: UserPool) -> CalDAVHarness:
         user = davical_users.take()
         return CalDAVHarness(davical_server, user, owner_emails=(f"{user}.owner@example.org",))
+
+
+@pytest.fixture(scope="module")
+def cyrus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PackagedServer]:
+    try:
+        server = start_cyrus(tmp_path_factory.mktemp("cyrus"), USERS)
+    except Unavailable as exc:
+        pytest.skip(f"Cyrus cannot run here: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def cyrus_users() -> UserPool:
+    return UserPool()
+
+
+class TestCyrus(ProviderContract):
+    @pytest.fixture
+    def harness(self, cyrus_server: PackagedServer, cyrus_users: UserPool) -> CalDAVHarness:
+        user = cyrus_users.take()
+        return CalDAVHarness(cyrus_server, user, owner_emails=(f"{user}@internal",))
