@@ -361,7 +361,9 @@ CYRUS_ADMIN = ("cyrusadmin", "admin-" + uuid.uuid4().hex[:12])
 def start_cyrus(root: Path, users: dict[str, str]) -> PackagedServer:
     """Cyrus IMAP's httpd (CalDAV) on 127.0.0.1:<free port>, with its IMAP service on another free port for
     creating the users' mailboxes; passwords in a sasldb of its own. Runs as the ``cyrus`` user.
-    Calendars live at ``/dav/calendars/user/<user>/<name>/``. :raises Unavailable: see the module docstring."""
+    Calendars live at ``/dav/calendars/user/<user>/<name>/``.
+
+    :raises Unavailable: see the module docstring"""
     ensure_packages(CYRUS_PACKAGES)
     import grp
     import imaplib
