@@ -16,6 +16,11 @@ DAViCal), :class:`Unavailable` says why and the fixtures skip with that reason.
   ``httpd`` (CalDAV) service on two free ports, passwords in a sasldb of its own; an admin creates each user's
   mailbox over IMAP. Principals at ``/dav/principals/user/<user>/``, calendars at
   ``/dav/calendars/user/<user>/<name>/``.
+- **SOGo** 5.8 (``sogod`` with a memcached of its own, users in a SQL table, Apache as its proxy): principals
+  at ``/SOGo/dav/<user>/``, calendars at ``/SOGo/dav/<user>/Calendar/<name>/``.
+
+Every server runs in a process group of its own (Apache signals its whole group when it stops) and
+:meth:`PackagedServer.stop` ends that group.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import contextlib
 import fcntl
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import uuid
@@ -166,6 +172,7 @@ class PackagedServer(RunningServer):
 
     base: str = "/"
     principals: str | None = None  # the path of the principals when not ``base`` ("/dav/principals/user/")
+    home_suffix: str = ""  # the calendar home below the principal's path ("Calendar/" for SOGo)
     cleanup: list[Path] = field(default_factory=list, repr=False)
     databases: list[tuple[Postgres, str]] = field(default_factory=list, repr=False)
     extra_processes: list[subprocess.Popen[bytes]] = field(default_factory=list, repr=False)
@@ -178,23 +185,37 @@ class PackagedServer(RunningServer):
         return f"http://127.0.0.1:{self.port}{self.principals or self.base}{user}/"
 
     def home_url(self, user: str) -> str:
-        return f"{self.dav_url}{user}/"
+        return f"{self.dav_url}{user}/{self.home_suffix}"
 
     def stop(self) -> None:
+        """Stop the server's whole process group (Apache, Cyrus and SOGo fork workers), then clean up."""
         if self._stopped:
             return
-        super().stop()
-        for process in self.extra_processes:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        self._stopped = True
+        for client in self._sessions.values():
+            client.close()
+        self._sessions.clear()
+        for process in [self.process, *self.extra_processes]:
+            _stop_group(process)
         for path in self.cleanup:
             path.unlink(missing_ok=True)
         for postgres, database in self.databases:
             with contextlib.suppress(RuntimeError):
                 postgres.psql("postgres", f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+def _stop_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the process group ``process`` leads (started with ``start_new_session``), SIGKILL after 10 s."""
+    if process.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 DAVICAL_PACKAGES = ("davical", "apache2", "libapache2-mod-php", "php-pgsql", "php-xml", "postgresql-client")
@@ -487,4 +508,115 @@ DAEMON {{
         server.stop()
         raise
     _wait_ready(server, server.dav_url + next(iter(users)) + "/", users)
+    return server
+
+
+SOGO_PACKAGES = ("sogo", "memcached", "apache2", "postgresql-client")
+
+
+def start_sogo(root: Path, users: dict[str, str]) -> PackagedServer:
+    """SOGo 5 (``sogod``, as the ``sogo`` user, every setting on its command line so that the packaged
+    /etc/sogo/sogo.conf does not matter) with a memcached of its own, on free loopback ports; its users in a
+    SQL table of a fresh database on the test PostgreSQL, behind Apache as a reverse proxy. Principals at ``/SOGo/dav/<user>/``, calendars at
+    ``/SOGo/dav/<user>/Calendar/<name>/``.
+
+    :raises Unavailable: see the module docstring"""
+    ensure_packages(SOGO_PACKAGES)
+    import pwd
+
+    postgres = test_postgres()
+    try:
+        sogo, memcache = pwd.getpwnam("sogo"), pwd.getpwnam("memcache")
+    except KeyError:
+        raise Unavailable("the sogo or memcache user is missing") from None
+    root.mkdir(parents=True, exist_ok=True)
+    for parent in root.parents:  # the sogo user must reach its folder under pytest's private one
+        if str(parent).startswith("/tmp/") and parent.stat().st_mode & 0o111 != 0o111:
+            parent.chmod(parent.stat().st_mode | 0o111)
+    os.chown(root, sogo.pw_uid, sogo.pw_gid)
+    database = f"creneau_sogo_{uuid.uuid4().hex[:10]}"
+    postgres.psql("postgres", f'CREATE DATABASE "{database}"')
+    rows = "".join(
+        f"INSERT INTO sogo_users VALUES ('{name}', '{name}', '{password}', '{name} Owner', "  # noqa: S608
+        f"'{name}.owner@example.org');"
+        for name, password in users.items()
+    )
+    postgres.psql(
+        database,
+        "CREATE TABLE sogo_users (c_uid varchar(64) PRIMARY KEY, c_name varchar(64), c_password varchar(128), "
+        f"c_cn varchar(128), mail varchar(128));{rows}",
+    )
+    port, sogo_port, memcached_port = free_port(), free_port(), free_port()
+    memcached_log = (root / "memcached.log").open("wb")
+    memcached = subprocess.Popen(
+        ["memcached", "-l", "127.0.0.1", "-p", str(memcached_port), "-U", "0", "-u", memcache.pw_name],
+        stdout=memcached_log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    memcached_log.close()
+    db = f"postgresql://{postgres.user}:{postgres.password or 'x'}@{postgres.host}:{postgres.port}/{database}"
+    sources = (
+        f'({{type = sql; id = users; viewURL = "{db}/sogo_users"; canAuthenticate = YES; '
+        "isAddressBook = NO; userPasswordAlgorithm = plain;})"
+    )
+    settings = {
+        "WOPort": f"127.0.0.1:{sogo_port}",
+        "WONoDetach": "YES",
+        "WOLogFile": str(root / "sogo.log"),
+        "WOPidFile": str(root / "sogo.pid"),
+        "WOWorkersCount": "2",
+        "SOGoMemcachedHost": f"127.0.0.1:{memcached_port}",
+        "SOGoProfileURL": f"{db}/sogo_user_profile",
+        "OCSFolderInfoURL": f"{db}/sogo_folder_info",
+        "OCSSessionsFolderURL": f"{db}/sogo_sessions_folder",
+        "OCSEMailAlarmsFolderURL": f"{db}/sogo_alarms_folder",
+        "SOGoTimeZone": "UTC",
+        "SOGoUserSources": sources,
+        "SOGoAppointmentSendEMailNotifications": "NO",
+    }
+    command = ["/usr/sbin/sogod", *[part for key, value in settings.items() for part in (f"-{key}", value)]]
+    log_path = root / "sogod.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=root,
+            env={"HOME": str(root), "PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+            start_new_session=True,
+            user=sogo.pw_uid,
+            group=sogo.pw_gid,
+        )
+    # Apache in front, as in every SOGo deployment (Debian's /usr/share/doc/sogo/apache.conf): the
+    # .well-known redirect, keep-alive towards clients (sogod closes each connection), and the
+    # x-webobjects-* headers from which SOGo builds its URLs.
+    body = f"""Redirect /.well-known/caldav /SOGo/dav/
+ProxyRequests Off
+ProxyPreserveHost On
+ProxyPass /SOGo http://127.0.0.1:{sogo_port}/SOGo retry=0 disablereuse=On
+<Location /SOGo>
+  RequestHeader set x-webobjects-server-port "{port}"
+  RequestHeader set x-webobjects-server-name "127.0.0.1"
+  RequestHeader set x-webobjects-server-url "http://127.0.0.1:{port}"
+  RequestHeader set x-webobjects-server-protocol "HTTP/1.0"
+  RequestHeader set x-webobjects-remote-host "127.0.0.1"
+</Location>
+"""
+    conf = _apache_conf(root, port, "127.0.0.1", body, ("proxy", "proxy_http", "headers"))
+    apache_log = (root / "apache.log").open("wb")
+    apache = subprocess.Popen(
+        ["/usr/sbin/apache2", "-f", str(conf), "-DFOREGROUND"],
+        stdout=apache_log,
+        stderr=subprocess.STDOUT,
+        cwd=root,
+        start_new_session=True,
+    )
+    apache_log.close()
+    server = PackagedServer(
+        "sogo", port, root, dict(users), process, log_path, base="/SOGo/dav/", home_suffix="Calendar/"
+    )
+    server.extra_processes += [apache, memcached]
+    server.databases.append((postgres, database))
+    _wait_ready(server, server.home_url(next(iter(users))), users)
     return server

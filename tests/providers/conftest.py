@@ -73,7 +73,7 @@ class CalDAVHarness:
         **options: Any,
     ) -> CalDAVProvider:
         connection = Connection(
-            server_url=self.server.url,
+            server_url=getattr(self.server, "entry_url", self.server.url),
             username=self.user,
             secret=password if password is not None else self.server.users[self.user],
         )
@@ -130,6 +130,17 @@ class CalDAVHarness:
         """DAViCal and Cyrus refuse (400/403/415) every object of the contract's MALFORMED set."""
         return self.server.kind in ("davical", "cyrus")
 
+    @property
+    def relists_latest_changes(self) -> bool:
+        """SOGo's sync tokens are the second of the latest change, and it lists every member changed in that
+        second again at each incremental sync; with its version-counter etags we download those again."""
+        return self.server.kind == "sogo"
+
+    @property
+    def ignores_component_set(self) -> bool:
+        """SOGo makes every calendar hold events and tasks, whatever MKCALENDAR asked for."""
+        return self.server.kind == "sogo"
+
     # -- hooks of the contract's server-quirk tests -------------------------------------------------------
 
     def scheduling_collections(self) -> list[str]:
@@ -156,8 +167,8 @@ class CalDAVHarness:
 
     def stale_cursor(self, cursor: str) -> str | None:
         """Same shape, unknown token: how an expired token looks to the server."""
-        if self.server.kind == "davical":
-            return None  # DAViCal accepts any token it does not know (and lists from there): none is stale
+        if self.server.kind in ("davical", "sogo"):
+            return None  # they accept any token they do not know (and list from there): none is stale
         data = json.loads(cursor)
         if data.get("mode") != "sync":
             return None  # a ctag cursor cannot be refused: a different ctag only means "list again"

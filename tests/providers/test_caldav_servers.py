@@ -14,7 +14,7 @@ import pytest
 
 from tests.providers.conftest import USERS, CalDAVHarness, UserPool
 from tests.providers.contract import ProviderContract
-from tests.servers_extra import PackagedServer, Unavailable, start_cyrus, start_davical
+from tests.servers_extra import PackagedServer, Unavailable, start_cyrus, start_davical, start_sogo
 
 
 @pytest.fixture(scope="module")
@@ -59,3 +59,25 @@ class TestCyrus(ProviderContract):
     def harness(self, cyrus_server: PackagedServer, cyrus_users: UserPool) -> CalDAVHarness:
         user = cyrus_users.take()
         return CalDAVHarness(cyrus_server, user, owner_emails=(f"{user}@internal",))
+
+
+@pytest.fixture(scope="module")
+def sogo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PackagedServer]:
+    try:
+        server = start_sogo(tmp_path_factory.mktemp("sogo"), USERS)
+    except Unavailable as exc:
+        pytest.skip(f"SOGo cannot run here: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def sogo_users() -> UserPool:
+    return UserPool()
+
+
+class TestSOGo(ProviderContract):
+    @pytest.fixture
+    def harness(self, sogo_server: PackagedServer, sogo_users: UserPool) -> CalDAVHarness:
+        user = sogo_users.take()
+        return CalDAVHarness(sogo_server, user, owner_emails=(f"{user}.owner@example.org",))
