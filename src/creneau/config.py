@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     sync_retry_base_seconds: float = Field(default=30.0, gt=0)
     sync_retry_max_seconds: float = Field(default=3600.0, gt=0)
     multiget_chunk_size: int = Field(default=250, ge=1, le=1000)
+    # CalDAV: list every calendar's etags again this often (0: never), to drop what a server forgot to report
+    caldav_verify_hours: float = Field(default=24.0, ge=0, le=24 * 365)
     http_timeout_seconds: float = Field(default=20.0, gt=0)
     # The largest ICS feed read (bytes, after decompression): a bigger one is an account error.
     ics_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)

@@ -296,7 +296,8 @@ class ProviderContract:
             else None
         )
         found = {c.remote_id: c for c in provider.list_calendars()}
-        assert tasks not in found
+        if not getattr(harness, "ignores_component_set", False):
+            assert tasks not in found
         assert found[work].name == "Work"
         assert found[work].color == "#ff8800"
         assert not found[work].read_only
@@ -346,13 +347,14 @@ class ProviderContract:
         harness.put(calendar, "ev-new", ics("ev-new", DAY + timedelta(days=1)))
 
         second = provider.pull_changes(calendar, cursor=first.cursor, known_etags=held)
-        assert uids(second) == {"ev-1", "ev-new"}
+        relists = getattr(harness, "relists_latest_changes", False)  # SOGo: a few again, see the harness
+        assert uids(second) == {"ev-1", "ev-new"} or (relists and uids(second) > {"ev-1", "ev-new"})
         assert effective_deleted(second, held) == {ids[2]}
         assert "Moved" in next(e.ical for e in second.upserted if e.remote_id == ids[1])
 
         third = provider.pull_changes(calendar, cursor=second.cursor, known_etags=etags(second, held))
-        assert not third.upserted
-        assert not effective_deleted(third, etags(second, held))
+        assert not third.upserted or relists
+        assert effective_deleted(third, etags(second, held)) <= ({ids[2]} if relists else set())
 
     def test_requests_do_not_grow_with_the_number_of_events(self, harness: Harness) -> None:
         counts = []
@@ -371,7 +373,10 @@ class ProviderContract:
                     harness.put(calendar, f"b{size}-{i}", ics(f"b{size}-{i}", DAY, summary="changed"))
                 log.clear()
                 second = provider.pull_changes(calendar, cursor=first.cursor, known_etags=etags(first))
-                assert len(second.upserted) == len(range(0, size, 3))
+                if getattr(harness, "relists_latest_changes", False):
+                    assert len(second.upserted) >= len(range(0, size, 3))
+                else:
+                    assert len(second.upserted) == len(range(0, size, 3))
                 assert getattr(harness, "lists_with_get", False) or "GET" not in log.methods()
                 counts.append((initial, len(log.requests)))
             finally:
@@ -445,6 +450,8 @@ class ProviderContract:
         task = harness.put(calendar, "task", ics("task", DAY, component="VTODO"))
         broken = {name: harness.put_raw(calendar, name, text) for name, text in MALFORMED.items()}
         accepted = {remote_id for remote_id in broken.values() if remote_id is not None}
+        if not accepted and getattr(harness, "validates_objects", False):
+            pytest.skip("this server refuses every malformed object at PUT time: none can reach a client")
         assert accepted, "the server refused every malformed object: the test cannot check anything"
         changes = provider.pull_changes(calendar, cursor=None, known_etags={})
         # The provider checks the text only; what it hands over, the engine parses once (calendars/ical).
@@ -536,6 +543,97 @@ class ProviderContract:
         stored = harness.stored(calendar, written.remote_id)
         assert stored is not None
         assert str(icalendar.Calendar.from_ical(stored).walk("VEVENT")[0]["UID"]) == draft.uid
+
+    # -- what real servers got wrong (issue 14) ------------------------------------------------------------
+    # Optional harness hooks, read with getattr: ``scheduling_collections() -> list[str]``,
+    # ``recreate_calendar(calendar_id)``, ``verifying_provider(**options) -> provider`` (see each test).
+
+    def test_scheduling_inbox_and_outbox_are_not_calendars(
+        self, harness: Harness, provider: CalendarProvider
+    ) -> None:
+        scheduling: list[str] = getattr(harness, "scheduling_collections", lambda: [])()
+        if not scheduling:
+            pytest.skip("this server types no scheduling Inbox/Outbox as a calendar")
+        provider.discover()
+        listed = {c.remote_id for c in provider.list_calendars()}
+        assert listed.isdisjoint(scheduling)
+        assert not {c.name for c in provider.list_calendars()} & {"Inbox", "Outbox"}
+        # An engine that stored only the home (not the principal) still leaves them out.
+        again = harness.provider()
+        try:
+            assert {c.remote_id for c in again.list_calendars()}.isdisjoint(scheduling)
+        finally:
+            again.close()
+
+    def test_an_event_made_again_at_the_same_href_comes_back_with_its_new_content(
+        self, harness: Harness, provider: CalendarProvider, calendar: str
+    ) -> None:
+        remote_id = harness.put(calendar, "again", ics("again", DAY, summary="First version"))
+        first = provider.pull_changes(calendar, cursor=None, known_etags={})
+        held = etags(first)
+        harness.remove(calendar, remote_id)
+        made_again = harness.put(
+            calendar, "again", ics("again", DAY + timedelta(hours=5), summary="Made again")
+        )
+        second = provider.pull_changes(calendar, cursor=first.cursor, known_etags=held)
+        [event] = [e for e in second.upserted if e.remote_id == made_again]
+        assert "Made again" in event.ical and "First version" not in event.ical
+        gone = effective_deleted(second, etags(second, held))
+        assert made_again not in gone
+        if made_again != remote_id:  # the server gave it a new id (Google, Graph): the old one is gone
+            assert remote_id in gone
+
+    def test_a_calendar_made_again_at_the_same_url_drops_its_old_events_at_the_verification(
+        self, harness: Harness, provider: CalendarProvider, calendar: str
+    ) -> None:
+        if not hasattr(harness, "recreate_calendar") or not hasattr(harness, "verifying_provider"):
+            pytest.skip("this harness cannot re-create a calendar at the same address")
+        old = {harness.put(calendar, f"old-{i}", ics(f"old-{i}", DAY + timedelta(hours=i))) for i in range(3)}
+        first = provider.pull_changes(calendar, cursor=None, known_etags={})
+        held = etags(first)
+        assert set(held) == old
+        if not harness.recreate_calendar(calendar):
+            pytest.skip("this server does not let its owner delete a calendar over CalDAV")
+        new = harness.put(calendar, "new", ics("new", DAY + timedelta(days=1)))
+        try:  # Radicale, Xandikos and Cyrus refuse the old token; DAViCal and SOGo accept it
+            second = provider.pull_changes(calendar, cursor=first.cursor, known_etags=held)
+        except SyncCursorInvalid:
+            second = provider.pull_changes(calendar, cursor=None, known_etags=held)
+        held = etags(second, held)
+        assert new in held
+
+        log = new_log()
+        verifier = harness.verifying_provider(on_request=log)
+        try:
+            third = verifier.pull_changes(calendar, cursor=second.cursor, known_etags=held)
+            held = etags(third, held)
+            assert set(held) == {new}, "events of the deleted calendar are still held"
+            assert {e.remote_id for e in third.upserted} <= {new}
+            log.clear()
+            fourth = verifier.pull_changes(calendar, cursor=third.cursor, known_etags=held)
+        finally:
+            verifier.close()
+        assert not effective_deleted(fourth, held)
+        if not getattr(harness, "relists_latest_changes", False):  # nothing differs: no download
+            assert not fourth.upserted
+            assert not [r for r in log.requests if b"calendar-multiget" in r.content]
+
+    def test_a_retried_create_and_a_stale_delete_never_clobber_the_users_change(
+        self, harness: Harness, provider: CalendarProvider, calendar: str
+    ) -> None:
+        draft = EventDraft(uid="retried-create", summary="Booked", start=DAY, end=DAY + timedelta(hours=1))
+        written = provider.create_event(calendar, draft)
+        edited = ics("retried-create", DAY + timedelta(hours=2), summary="Changed by the user")
+        if harness.put(calendar, draft.uid, edited) != written.remote_id:
+            pytest.skip("this harness cannot change the event the provider wrote in place")
+        again = provider.create_event(calendar, draft)  # the outbox retries after a lost answer
+        assert again.remote_id == written.remote_id
+        assert "Changed by the user" in (harness.stored(calendar, written.remote_id) or "")
+        with pytest.raises(PreconditionFailed):  # our etag is the one before the user's change
+            provider.delete_event(calendar, written.remote_id, etag=written.etag)
+        assert "Changed by the user" in (harness.stored(calendar, written.remote_id) or "")
+        provider.delete_event(calendar, written.remote_id, etag=again.etag)
+        assert harness.stored(calendar, written.remote_id) is None
 
     # -- push (providers whose capabilities say so) --------------------------------------------------------
 

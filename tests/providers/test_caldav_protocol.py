@@ -7,16 +7,18 @@ provider's answer, not the requests it made (except where the number of requests
 
 from __future__ import annotations
 
+import dataclasses
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import httpx
 import pytest
 from lxml import etree
 
 from creneau.calendars.providers.base import Connection, EventDraft
-from creneau.calendars.providers.caldav import CalDAVProvider
+from creneau.calendars.providers.caldav import CalDAVProvider, writes
 from creneau.calendars.providers.caldav.cursor import Cursor, decode
 from creneau.calendars.providers.http import NetworkPolicy
 from creneau.errors import (
@@ -24,6 +26,7 @@ from creneau.errors import (
     AuthExpired,
     AuthFailed,
     NotCalDAV,
+    PreconditionFailed,
     ServerUnreachable,
     SyncCursorInvalid,
 )
@@ -134,7 +137,7 @@ def test_a_truncated_sync_report_is_followed_with_the_token_it_returned() -> Non
     changes = provider_for(calendar).pull_changes(CAL, cursor=None, known_etags={})
     assert changes.full
     assert sorted(e.remote_id for e in changes.upserted) == hrefs
-    assert decode(changes.cursor or "") == Cursor(mode="sync", token="t3")
+    assert dataclasses.replace(decode(changes.cursor or ""), checked=None) == Cursor(mode="sync", token="t3")
     assert calendar.log.count("REPORT sync") == 3
     assert calendar.log.count("REPORT multiget") == 1
 
@@ -176,6 +179,75 @@ def test_an_object_the_server_does_not_return_is_bad_not_lost() -> None:
     changes = provider_for(server).pull_changes(CAL, cursor=None, known_etags={})
     assert [e.remote_id for e in changes.upserted] == [good]
     assert [b.remote_id for b in changes.bad] == [ghost]
+
+
+@pytest.fixture(autouse=True)
+def _no_recorded_servers() -> Iterator[None]:
+    """Servers recorded as ignoring preconditions (writes.py) are per process: none leaks between tests."""
+    writes.forget_untrusted()
+    yield
+    writes.forget_untrusted()
+
+
+def test_an_event_made_again_with_the_etag_it_had_is_downloaded_again() -> None:
+    """SOGo's etags count versions: an event deleted and made again at the same href is "gcs00000000" again,
+    and the incremental report lists it. Holding that etag must not keep the old content."""
+    calendar = FakeCalendar()
+    again = calendar.add("again", '"gcs00000000"')
+    same = calendar.add("same", '"e-1"')
+    calendar.sync_answer = lambda r: multistatus(
+        member(again, '<d:getetag>"gcs00000000"</d:getetag>'),
+        member(same, '<d:getetag>"e-1"</d:getetag>'),  # a content etag we hold: not downloaded
+        token="t2",
+    )
+    known = {again: '"gcs00000000"', same: '"e-1"'}
+    provider = provider_for(calendar, check_preconditions=False)
+    changes = provider.pull_changes(CAL, cursor=Cursor(mode="sync", token="t1").encode(), known_etags=known)
+    assert [e.remote_id for e in changes.upserted] == [again]
+    assert changes.unchanged == [same]
+
+
+@dataclass
+class CarelessServer:
+    """One event answered as SOGo 5 does: ``If-None-Match: *`` and ``If-Match`` are ignored."""
+
+    text: str | None = None
+    version: int = 0
+    log: list[str] = field(default_factory=list)
+
+    def etag(self) -> str:
+        return f'"gcs{self.version:08d}"'
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.log.append(request.method)
+        if request.method == "PUT":
+            existed = self.text is not None
+            self.text, self.version = request.content.decode(), self.version + existed
+            return httpx.Response(204 if existed else 201, headers={"ETag": self.etag()})
+        if request.method == "DELETE":
+            existed, self.text = self.text is not None, None
+            return httpx.Response(204 if existed else 404)
+        if request.method == "PROPFIND" and self.text is not None:
+            return multistatus(member(str(request.url.path), f"<d:getetag>{self.etag()}</d:getetag>"))
+        if request.method == "PROPFIND":
+            return httpx.Response(404)
+        raise AssertionError(f"unexpected {request.method}")
+
+
+def test_a_server_that_ignores_preconditions_is_checked_before_a_retry_and_a_stale_delete() -> None:
+    server = CarelessServer()
+    host = BASE
+    provider = provider_for(server)
+    draft = EventDraft(uid="booking-7", summary="Booked", start=DAY, end=DAY + timedelta(hours=1))
+    written = provider.create_event(host + "/dav/cal/", draft)
+    server.text, server.version = "changed by the user", 1  # the user edits the event
+    again = provider.create_event(host + "/dav/cal/", draft)  # the outbox retries
+    assert again.remote_id == written.remote_id
+    assert server.text == "changed by the user"
+    with pytest.raises(PreconditionFailed):
+        provider.delete_event(host + "/dav/cal/", written.remote_id, etag=written.etag)
+    assert server.text == "changed by the user"
+    assert server.log == ["PUT", "PROPFIND", "PROPFIND"]
 
 
 @pytest.mark.parametrize(

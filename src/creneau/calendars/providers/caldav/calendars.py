@@ -32,14 +32,27 @@ class Listed:
     sync_collection: bool | None  # None: the server did not say (supported-report-set absent)
 
 
-def list_calendars(session: DavSession, home_url: str) -> list[Listed]:
-    """PROPFIND Depth 1 on the home: the collections that are calendars and accept VEVENT."""
+_SCHEDULING_TYPES = frozenset({xml.cal("schedule-inbox"), xml.cal("schedule-outbox")})
+
+
+def list_calendars(
+    session: DavSession, home_url: str, *, scheduling: frozenset[str] = frozenset()
+) -> list[Listed]:
+    """PROPFIND Depth 1 on the home: the collections that are calendars and accept VEVENT.
+
+    The scheduling Inbox and Outbox (RFC 6638) are left out, whether the server types them as such or, like
+    DAViCal, as plain calendars that only the principal's ``schedule-inbox-URL`` / ``schedule-outbox-URL``
+    (``scheduling``) name: an invitation waiting in the Inbox is no busy time.
+    """
     home_path = canonical_path(home_url, home_url)
+    left_out = {canonical_path(url, url).rstrip("/") for url in scheduling}
     found: list[Listed] = []
     for item in session.propfind(home_url, LIST_PROPS, depth=1).responses:
-        if canonical_path(home_url, item.href).rstrip("/") == home_path.rstrip("/"):
+        path = canonical_path(home_url, item.href).rstrip("/")
+        if path == home_path.rstrip("/") or path in left_out:
             continue
-        if xml.cal("calendar") not in item.children(xml.RESOURCETYPE) or not _holds_events(item):
+        types = set(item.children(xml.RESOURCETYPE))
+        if xml.cal("calendar") not in types or types & _SCHEDULING_TYPES or not _holds_events(item):
             continue
         url = collection_url(absolute(home_url, item.href))
         found.append(Listed(_calendar(url, item), _supports_sync(item)))

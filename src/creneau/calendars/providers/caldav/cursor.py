@@ -2,8 +2,12 @@
 
 ::
 
-    {"v": 1, "mode": "sync", "token": "<RFC 6578 sync-token>"}
-    {"v": 1, "mode": "ctag", "ctag": "<CalendarServer getctag, or null when the server has none>"}
+    {"v": 1, "mode": "sync", "token": "<RFC 6578 sync-token>", "checked": 1796000000}
+    {"v": 1, "mode": "ctag", "ctag": "<CalendarServer getctag, or null>", "checked": 1796000000}
+
+``checked`` (Unix seconds) is when the last full listing compared every member's etag with ours: the periodic
+verification (``CRENEAU_CALDAV_VERIFY_HOURS``, see ``sync.py``) lists everything again once it is that old.
+A cursor without it (written before the verification existed) starts that clock at its next use.
 
 ``sync`` is used whenever the collection supports the sync-collection REPORT; ``ctag`` is the fallback for
 servers without it. A cursor we cannot read raises ``SyncCursorInvalid``, like an expired token does.
@@ -25,11 +29,17 @@ class Cursor:
     mode: Literal["sync", "ctag"]
     token: str | None = None  # mode "sync"
     ctag: str | None = None  # mode "ctag"
+    checked: int | None = None  # when the last full listing was made (Unix seconds)
 
     def encode(self) -> str:
+        data: dict[str, object] = {"v": VERSION, "mode": self.mode}
         if self.mode == "sync":
-            return json.dumps({"v": VERSION, "mode": "sync", "token": self.token}, separators=(",", ":"))
-        return json.dumps({"v": VERSION, "mode": "ctag", "ctag": self.ctag}, separators=(",", ":"))
+            data["token"] = self.token
+        else:
+            data["ctag"] = self.ctag
+        if self.checked is not None:
+            data["checked"] = self.checked
+        return json.dumps(data, separators=(",", ":"))
 
 
 def decode(text: str) -> Cursor:
@@ -43,8 +53,11 @@ def decode(text: str) -> Cursor:
     if not isinstance(data, dict) or data.get("v") != VERSION:
         raise SyncCursorInvalid("the stored CalDAV sync cursor has an unknown format; a full sync is needed")
     mode = data.get("mode")
+    checked = data.get("checked")
+    if not isinstance(checked, int) or isinstance(checked, bool):
+        checked = None
     if mode == "sync" and isinstance(data.get("token"), str) and data["token"]:
-        return Cursor(mode="sync", token=data["token"])
+        return Cursor(mode="sync", token=data["token"], checked=checked)
     if mode == "ctag" and (data.get("ctag") is None or isinstance(data.get("ctag"), str)):
-        return Cursor(mode="ctag", ctag=data.get("ctag"))
+        return Cursor(mode="ctag", ctag=data.get("ctag"), checked=checked)
     raise SyncCursorInvalid("the stored CalDAV sync cursor is incomplete; a full sync is needed")

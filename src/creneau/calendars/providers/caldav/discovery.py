@@ -3,7 +3,9 @@
 We ask, in order, ``/.well-known/caldav`` on the typed host, the typed URL itself, then the host's root for
 ``current-user-principal``; the first answer naming a principal wins. The principal then gives
 ``calendar-home-set``, ``calendar-user-address-set`` (its ``mailto:`` entries are the owner's addresses) and
-``displayname``.
+``displayname``, and the RFC 6638 ``schedule-inbox-URL`` / ``schedule-outbox-URL``: DAViCal types its
+scheduling Inbox and Outbox (``.in/``, ``.out/``) as ordinary calendar collections, so they are only told
+apart by the principal naming them (see :class:`Principal`).
 
 Distinct failures, because the user must know what to fix: refused credentials are ``AuthFailed``; no DNS
 answer, a refused connection or a timeout are ``ServerUnreachable``; a server that answers but never as CalDAV
@@ -27,7 +29,13 @@ from creneau.errors import InvalidServerUrl, NotCalDAV, TransientProviderError
 _PRINCIPAL_PROPS = [xml.CURRENT_USER_PRINCIPAL, xml.RESOURCETYPE]
 # 5xx on one candidate is not the verdict; 503 stays with request() so a Retry-After becomes RateLimited.
 _SERVER_ERRORS = frozenset(range(500, 600)) - {503}
-_ACCOUNT_PROPS = [xml.CALENDAR_HOME_SET, xml.CALENDAR_USER_ADDRESS_SET, xml.DISPLAYNAME]
+_ACCOUNT_PROPS = [
+    xml.CALENDAR_HOME_SET,
+    xml.CALENDAR_USER_ADDRESS_SET,
+    xml.DISPLAYNAME,
+    xml.SCHEDULE_INBOX_URL,
+    xml.SCHEDULE_OUTBOX_URL,
+]
 
 
 @dataclass
@@ -126,8 +134,20 @@ def _explain(server_url: str, attempts: _Attempts) -> str:
     return f"{where} does not answer as a CalDAV server ({tried})"
 
 
+@dataclass(frozen=True)
+class Principal:
+    account: AccountInfo
+    scheduling: frozenset[str]  # the scheduling Inbox/Outbox collection URLs (never calendars of ours)
+
+
 def read_account(session: DavSession, principal_url: str) -> AccountInfo:
-    """Home set, owner addresses and display name from the principal.
+    """Home set, owner addresses and display name from the principal (see :func:`read_principal`)."""
+    return read_principal(session, principal_url).account
+
+
+def read_principal(session: DavSession, principal_url: str) -> Principal:
+    """Home set, owner addresses, display name and scheduling collections from the principal, in one
+    PROPFIND.
 
     :raises NotCalDAV: when the principal has no calendar-home-set (a WebDAV server without CalDAV)
     """
@@ -145,9 +165,15 @@ def read_account(session: DavSession, principal_url: str) -> AccountInfo:
             address = href[len("mailto:") :].strip().lower()
             if address and address not in emails:
                 emails.append(address)
-    return AccountInfo(
+    account = AccountInfo(
         principal_url=principal_url,
         home_url=collection_url(absolute(principal_url, homes[0])),
         display_name=item.text(xml.DISPLAYNAME),
         email_addresses=tuple(emails),
     )
+    scheduling = {
+        collection_url(absolute(principal_url, href))
+        for name in (xml.SCHEDULE_INBOX_URL, xml.SCHEDULE_OUTBOX_URL)
+        for href in item.hrefs(name)
+    }
+    return Principal(account, frozenset(scheduling))

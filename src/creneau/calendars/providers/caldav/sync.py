@@ -8,6 +8,18 @@ Servers without sync-collection (detected from the error they answer) get the ol
 collection's CalendarServer ``getctag`` with the cursor's, and when it moved list every member's etag with a
 PROPFIND Depth 1 and download the differing ones.
 
+An etag we hold normally means "this content": a member whose reported etag equals ours is not downloaded
+(DAViCal's incremental reports list again members changed in the same second as the token). But SOGo's
+etags are per-object version counters (``"gcs00000000"``): an event deleted and made again at the same href
+gets the etag of the old one. So what an incremental report lists with such an etag (:func:`reused_etag`) is
+downloaded even when we hold that etag; a full listing (no token) still skips it, since nothing says it moved.
+
+Periodic verification: DAViCal and SOGo accept the token of a calendar that was deleted and made again at the
+same URL and never report the old members as gone. So once the cursor's last full listing (``checked``) is
+older than ``verify_every`` (``CRENEAU_CALDAV_VERIFY_HOURS``, default 24), the pull lists every member's etag
+again (one report, no download when nothing differs) and hands it over as a full listing, from which the
+engine removes what the server no longer has.
+
 What servers answer for a token they no longer know (checked against the real servers by the contract
 tests): Radicale 3.9 ``403`` and Xandikos 0.4 ``412``, both with a ``<DAV:valid-sync-token/>`` precondition
 body; either becomes ``SyncCursorInvalid``.
@@ -17,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
@@ -25,6 +38,7 @@ from creneau.calendars.providers.caldav import xml
 from creneau.calendars.providers.caldav.cursor import Cursor, decode
 from creneau.calendars.providers.caldav.dav import DavSession, canonical_path, failure, multistatus
 from creneau.calendars.providers.caldav.fetch import is_member, list_etags, multiget, split_known
+from creneau.calendars.providers.caldav.writes import reused_etag
 from creneau.calendars.providers.http import redact
 from creneau.errors import ProviderError, SyncCursorInvalid, TransientProviderError
 
@@ -49,6 +63,19 @@ class PullOptions:
     chunk_size: int = 100
     use_sync_collection: bool = True
     received: Received | None = None
+    verify_every: timedelta | None = timedelta(hours=24)  # None: never list everything again by itself
+    now: datetime | None = None  # the clock (tests); None: the current time
+
+    def timestamp(self) -> int:
+        return int((self.now or datetime.now(UTC)).timestamp())
+
+    def due(self, previous: Cursor | None) -> bool:
+        """Whether ``previous`` asks for a verification (a full etag listing) now."""
+        if previous is None or self.verify_every is None:
+            return False
+        if previous.checked is None:  # written before the verification existed: its clock starts now
+            return False
+        return self.timestamp() - previous.checked >= self.verify_every.total_seconds()
 
 
 def pull(
@@ -62,17 +89,23 @@ def pull(
 ) -> ChangeSet:
     """See ``CalendarProvider.pull_changes``. :raises SyncCursorInvalid: when the token is refused."""
     previous = decode(cursor) if cursor is not None else None
+    verify = options.due(previous)
     if options.use_sync_collection and (previous is None or previous.mode == "sync"):
+        from_token = previous.token if previous is not None and not verify else None
         try:
-            listing = sync_collection(session, calendar_url, previous.token if previous else None)
+            listing = sync_collection(session, calendar_url, from_token)
         except SyncUnsupported:
             previous = None  # a sync token is of no use to the ctag scheme: list everything once
         else:
+            full = from_token is None
+            held = previous.checked if previous is not None else None
+            checked = options.timestamp() if full or held is None else held
             return _apply_listing(
                 session,
                 calendar_url,
                 listing,
-                full=previous is None,
+                full=full,
+                checked=checked,
                 known_etags=known_etags,
                 progress=progress,
                 options=options,
@@ -86,11 +119,17 @@ def _apply_listing(
     listing: SyncListing,
     *,
     full: bool,
+    checked: int | None,
     known_etags: Mapping[str, str],
     progress: Progress | None,
     options: PullOptions,
 ) -> ChangeSet:
-    to_download, unchanged = split_known(listing.changed, known_etags)
+    if full:
+        to_download, unchanged = split_known(listing.changed, known_etags)
+    else:  # reported as changed: a version-counter etag we hold proves nothing (SOGo, see above)
+        to_download, unchanged = split_known(listing.changed, known_etags)
+        to_download += [p for p in unchanged if reused_etag(listing.changed[p])]
+        unchanged = [p for p in unchanged if not reused_etag(listing.changed[p])]
     got = multiget(
         session,
         calendar_url,
@@ -101,7 +140,7 @@ def _apply_listing(
     )
     deleted = sorted(listing.deleted | set(got.gone) | {p for p in got.skipped if p in known_etags})
     return ChangeSet(
-        cursor=Cursor(mode="sync", token=listing.token).encode(),
+        cursor=Cursor(mode="sync", token=listing.token, checked=checked).encode(),
         full=full,
         upserted=got.events,
         deleted=[] if full else deleted,
@@ -181,9 +220,11 @@ def _pull_by_ctag(
     options: PullOptions,
 ) -> ChangeSet:
     ctag = read_ctag(session, calendar_url)
-    cursor = Cursor(mode="ctag", ctag=ctag).encode()
-    if previous is not None and previous.mode == "ctag" and ctag is not None and previous.ctag == ctag:
-        return ChangeSet(cursor=cursor, full=False)
+    same = previous is not None and previous.mode == "ctag" and ctag is not None and previous.ctag == ctag
+    if same and previous is not None and not options.due(previous):
+        checked = previous.checked if previous.checked is not None else options.timestamp()
+        return ChangeSet(cursor=Cursor(mode="ctag", ctag=ctag, checked=checked).encode(), full=False)
+    cursor = Cursor(mode="ctag", ctag=ctag, checked=options.timestamp()).encode()
     listing = list_etags(session, calendar_url)
     to_download, unchanged = split_known(listing, known_etags)
     got = multiget(

@@ -4,13 +4,24 @@ An event we create lives at ``<calendar>/<safe uid>.ics``: the same draft always
 and ``If-None-Match: *`` makes a second create a no-op that returns the first one. Updates and deletes carry
 ``If-Match`` when the caller knows the etag, so a change made meanwhile in the user's calendar app is not
 overwritten silently (``PreconditionFailed``).
+
+Some servers ignore both preconditions: SOGo 5 answers ``204`` to a second ``PUT`` with
+``If-None-Match: *`` (overwriting the event) and deletes with a stale ``If-Match``. With ``check_first``
+(the provider's ``check_preconditions``, or a server recorded by :func:`record_untrusted`) we read the
+object's etag before a create, an update with an etag and a delete with an etag, and act as the
+precondition would have. A ``204`` to a create is the tell-tale (RFC 7232: ``If-None-Match: *`` must fail
+on an existing resource), and so are SOGo's version-counter etags (:func:`reused_etag`) on any write or
+listing: the server is recorded, for this process, as one whose preconditions are not trusted, and an
+update or delete carrying such an etag is always checked first.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import icalendar
 
@@ -25,10 +36,44 @@ from creneau.calendars.providers.caldav.dav import (
     failure,
 )
 from creneau.calendars.providers.http import redact
-from creneau.errors import PreconditionFailed
+from creneau.errors import PreconditionFailed, RemoteNotFound
 
 PRODID = "-//creneau//creneau 0.1//EN"
 _SAFE_UID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,120}")
+
+
+_untrusted: set[str] = set()  # origins (scheme://host:port) seen ignoring If-None-Match
+_untrusted_lock = threading.Lock()
+
+
+def origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{parts.port or ''}"
+
+
+def record_untrusted(url: str) -> None:
+    with _untrusted_lock:
+        _untrusted.add(origin(url))
+
+
+def forget_untrusted() -> None:
+    """Forget every recorded server (tests)."""
+    with _untrusted_lock:
+        _untrusted.clear()
+
+
+def is_untrusted(url: str) -> bool:
+    with _untrusted_lock:
+        return origin(url) in _untrusted
+
+
+_VERSION_COUNTER = re.compile(r'(W/)?"gcs[0-9]{8}"')
+
+
+def reused_etag(etag: str | None) -> bool:
+    """An etag that counts versions of an href rather than naming its content (SOGo's ``"gcs00000003"``):
+    the same etag comes back for an href deleted and made again, and SOGo ignores preconditions."""
+    return bool(etag) and _VERSION_COUNTER.fullmatch(etag or "") is not None
 
 
 def resource_name(uid: str) -> str:
@@ -58,18 +103,29 @@ def to_ical(draft: EventDraft, *, now: datetime | None = None) -> bytes:
     return bytes(calendar.to_ical())
 
 
-def create(session: DavSession, calendar_url: str, draft: EventDraft) -> WrittenEvent:
+def create(
+    session: DavSession, calendar_url: str, draft: EventDraft, *, check_first: bool = False
+) -> WrittenEvent:
     """PUT with ``If-None-Match: *``; when the resource exists already, return it as it is."""
     url = collection_url(calendar_url) + resource_name(draft.uid)
+    path = canonical_path(calendar_url, url)
+    if check_first:
+        current = current_etag(session, url)
+        if current is not None:  # a retry after a lost answer: what is there stays
+            return WrittenEvent(remote_id=path, etag=current or None)
     response = session.send(
         "PUT",
         url,
         body=to_ical(draft),
         headers={"Content-Type": ICAL_CONTENT_TYPE, "If-None-Match": "*"},
     )
-    path = canonical_path(calendar_url, url)
+    if response.status_code == 204:  # "replaced": the server ignored If-None-Match
+        record_untrusted(url)
     if response.status_code in (200, 201, 204):
-        return WrittenEvent(remote_id=path, etag=response.headers.get("etag") or read_etag(session, url))
+        etag = response.headers.get("etag") or read_etag(session, url)
+        if reused_etag(etag):  # SOGo: its preconditions cannot be trusted either
+            record_untrusted(url)
+        return WrittenEvent(remote_id=path, etag=etag)
     if response.status_code == 412:  # already there: our earlier attempt succeeded
         return WrittenEvent(remote_id=path, etag=read_etag(session, url))
     existing = _uid_conflict(response.content, calendar_url)
@@ -79,10 +135,18 @@ def create(session: DavSession, calendar_url: str, draft: EventDraft) -> Written
 
 
 def update(
-    session: DavSession, calendar_url: str, remote_id: str, draft: EventDraft, *, etag: str | None
+    session: DavSession,
+    calendar_url: str,
+    remote_id: str,
+    draft: EventDraft,
+    *,
+    etag: str | None,
+    check_first: bool = False,
 ) -> WrittenEvent:
     """:raises PreconditionFailed: when ``etag`` no longer matches the server's."""
     url = absolute(calendar_url, remote_id)
+    if check_first and etag:
+        _check_etag(session, url, etag, missing_ok=False)
     headers = {"Content-Type": ICAL_CONTENT_TYPE}
     if etag:
         headers["If-Match"] = etag
@@ -97,15 +161,40 @@ def update(
     )
 
 
-def delete(session: DavSession, calendar_url: str, remote_id: str, *, etag: str | None) -> None:
+def delete(
+    session: DavSession, calendar_url: str, remote_id: str, *, etag: str | None, check_first: bool = False
+) -> None:
     """Deleting what is already gone is fine. :raises PreconditionFailed: when ``etag`` no longer matches."""
     url = absolute(calendar_url, remote_id)
+    if check_first and etag and not _check_etag(session, url, etag, missing_ok=True):
+        return  # already gone
     response = session.send("DELETE", url, headers={"If-Match": etag} if etag else None)
     if response.status_code in (200, 202, 204, 404, 410):
         return
     if response.status_code == 412:
         raise PreconditionFailed(f"the event at {redact(url)} changed on the server since we read it")
     raise failure(response, f"DELETE {redact(url)}")
+
+
+def current_etag(session: DavSession, url: str) -> str | None:
+    """The object's etag now ("" when it has none), or None when there is no object at ``url``."""
+    try:
+        return read_etag(session, url) or ""
+    except RemoteNotFound:
+        return None
+
+
+def _check_etag(session: DavSession, url: str, etag: str, *, missing_ok: bool) -> bool:
+    """Do what ``If-Match: etag`` should have done: False when the object is gone (and ``missing_ok``).
+
+    :raises PreconditionFailed: when the object's etag is another one (or it is gone and not ``missing_ok``)
+    """
+    current = current_etag(session, url)
+    if current is None and missing_ok:
+        return False
+    if current != etag:
+        raise PreconditionFailed(f"the event at {redact(url)} changed on the server since we read it")
+    return True
 
 
 def read_etag(session: DavSession, url: str) -> str | None:
