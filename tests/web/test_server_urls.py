@@ -6,6 +6,7 @@ URL cannot be read fails its sync as a recorded error instead of crashing it."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import httpx
@@ -21,9 +22,10 @@ from creneau.calendars.sync import sync_account
 from creneau.errors import InvalidServerUrl
 from creneau.runtime import Runtime
 from creneau.store.models import CalendarAccount, Researcher
+from creneau.web.app import create_app
 from tests.scheduling.conftest import make_session
 from tests.servers import RunningServer
-from tests.web.conftest import RADICALE_PASSWORD, RADICALE_USER, seen
+from tests.web.conftest import RADICALE_PASSWORD, RADICALE_USER, seen, sign_in
 from tests.web.test_api import token_for
 
 PAGE = "/settings/integrations"
@@ -191,14 +193,31 @@ def test_a_stored_url_with_a_password_is_never_answered(
     assert "old-secret" not in listed.text and "bob" not in listed.text
 
 
+@pytest.fixture
+def client_without_jobs(runtime: Runtime) -> Iterator[TestClient]:
+    """A client whose app runs no background jobs: the test's own ``sync_account`` is the only sync.
+
+    The setting is read when the lifespan starts; changing it once ``client`` is open leaves the workers
+    running, and they would sync the just-connected account (with its good URL) at the same time."""
+    runtime.settings.run_background_jobs = False
+    with TestClient(create_app(runtime), follow_redirects=True) as test_client:
+        yield test_client
+
+
 # (A NUL byte cannot be stored on PostgreSQL; a tab can, and httpx refuses it.)
 @pytest.mark.parametrize("stored", ["http://[::1", "http://£/", "http://xn--a.com/", "http://a\tb.com/"])
 def test_an_account_stored_with_an_unreadable_url_fails_its_sync_as_a_recorded_error(
-    client: TestClient, signed_in: str, runtime: Runtime, radicale: RunningServer, stored: str
+    client_without_jobs: TestClient,
+    researcher: Researcher,
+    runtime: Runtime,
+    radicale: RunningServer,
+    stored: str,
 ) -> None:
+    client = client_without_jobs
     url = radicale.url
-    runtime.settings.run_background_jobs = False
-    status, _ = _connect_page(client, signed_in, url, "en", password=RADICALE_PASSWORD)
+    status, _ = _connect_page(
+        client, sign_in(client, researcher.email), url, "en", password=RADICALE_PASSWORD
+    )
     assert status == 200
     (account,) = _stored_accounts(runtime)
     with runtime.ctx.sessions() as session, session.begin():  # as a row from before the check could be

@@ -4,6 +4,7 @@ session secret."""
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,8 @@ from fastapi.testclient import TestClient
 
 from creneau.config import Settings
 from creneau.errors import ConfigurationError
-from creneau.runtime import session_secret
+from creneau.runtime import Runtime, session_secret
+from creneau.web.app import create_app
 from tests.web.conftest import csrf_of, seen
 
 
@@ -45,3 +47,13 @@ def test_outside_development_a_session_secret_is_required(tmp_path: Path) -> Non
     with pytest.raises(ConfigurationError):
         session_secret(settings)
     assert not (tmp_path / "dev-session.key").exists()
+
+
+def test_the_workers_started_with_the_app_stop_with_it_even_if_the_setting_changed(runtime: Runtime) -> None:
+    before = set(threading.enumerate())
+    runtime.settings.run_background_jobs = True
+    with TestClient(create_app(runtime)):
+        workers = [t for t in set(threading.enumerate()) - before if t.name.startswith("creneau-")]
+        assert workers and all(t.is_alive() for t in workers)
+        runtime.settings.run_background_jobs = False  # as a test (or an operator's code) may do meanwhile
+    assert [t.name for t in workers if t.is_alive()] == []  # none left syncing after the app is gone

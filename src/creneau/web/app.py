@@ -48,12 +48,14 @@ def create_app(runtime: Runtime) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         install_access_log_redaction()  # again: the server may have configured its loggers since
-        if settings.run_background_jobs:
+        # Read once: the workers started here are stopped at shutdown even if the setting changed meanwhile.
+        started = settings.run_background_jobs
+        if started:
             runtime.jobs.start()
         try:
             yield
         finally:
-            if settings.run_background_jobs:
+            if started:
                 runtime.jobs.stop()
 
     app = FastAPI(
