@@ -83,7 +83,7 @@ def test_subscribing_stores_one_read_only_calendar_checked_for_conflicts(
     assert twice.status_code == 422 and "vous êtes déjà abonné à cet agenda" in seen(twice)
     # webcal:// is read as https://, which this plain-HTTP server does not speak: the TLS handshake fails.
     webcal = subscribe(client, signed_in, "webcal://" + feeds.url(FEED).removeprefix("http://"))
-    assert webcal.status_code == 502 and "Impossible de joindre le serveur de l'agenda" in seen(webcal)
+    assert webcal.status_code == 422 and "Impossible de joindre le serveur de l'agenda" in seen(webcal)
     assert accounts(runtime) == 1
 
 
