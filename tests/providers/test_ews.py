@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -14,13 +14,24 @@ import pytest
 
 pytest.importorskip("exchangelib")
 
+from creneau.calendars import ical
 from creneau.calendars.providers import load
-from creneau.calendars.providers.base import Connection
+from creneau.calendars.providers.base import Connection, EventDraft
 from creneau.calendars.providers.ews import ExchangeProvider
+from creneau.calendars.providers.netguard import NetworkPolicy
+from creneau.domain.intervals import Interval
 from creneau.emulators.ews import RunningEmulator, start
 from creneau.emulators.ews import mime as emulator_mime
+from creneau.errors import (
+    AddressForbidden,
+    AuthFailed,
+    MailboxNotFound,
+    RateLimited,
+    SyncCursorInvalid,
+    TransientProviderError,
+)
 from tests.providers.conftest import test_policy as guarded_policy
-from tests.providers.contract import ProviderContract
+from tests.providers.contract import DAY, ProviderContract, etags, ics
 
 PASSWORD = "Secret1!"
 _numbers = itertools.count()
@@ -124,10 +135,10 @@ class EwsHarness:
         )
         return str(made["id"])
 
-    def put(self, calendar_id: str, uid: str, ics: str) -> str:
-        if calendar_id.startswith("tasks:") or "BEGIN:VEVENT" not in ics:
+    def put(self, calendar_id: str, uid: str, text: str) -> str:
+        if calendar_id.startswith("tasks:") or "BEGIN:VEVENT" not in text:
             return f"task:{uid}"
-        components = icalendar.Calendar.from_ical(ics).walk("VEVENT")
+        components = icalendar.Calendar.from_ical(text).walk("VEVENT")
         [master] = [c for c in components if "RECURRENCE-ID" not in c]
         event = to_event(master)
         existing = self.by_uid.get((calendar_id, uid))
@@ -210,3 +221,283 @@ class TestExchangeContract(ProviderContract):
 
 def test_registered() -> None:
     assert load("exchange") is ExchangeProvider
+
+
+# -- what is Exchange's own --------------------------------------------------------------------------------
+
+WINDOW = Interval(DAY - timedelta(days=1), DAY + timedelta(days=10))
+
+
+def _event(start: datetime, hours: float = 1, **fields: Any) -> dict[str, Any]:
+    return {"subject": "x", "start": _iso(start), "end": _iso(start + timedelta(hours=hours)), **fields}
+
+
+def _busy_subjects(texts: list[str], owner: str) -> set[str]:
+    found: set[str] = set()
+    for text in texts:
+        obj = ical.parse(text)
+        if ical.busy_occurrences(obj, window=WINDOW, default_tz=UTC, owner_addresses=[owner]):
+            found.update(str(v.get("SUMMARY")) for v in icalendar.Calendar.from_ical(text).walk("VEVENT"))
+    return found
+
+
+STATUSES: dict[str, dict[str, Any]] = {
+    "free": {"free_busy": "Free"},
+    "tentative": {"free_busy": "Tentative"},
+    "busy": {"free_busy": "Busy"},
+    "oof": {"free_busy": "OOF"},
+    "elsewhere": {"free_busy": "WorkingElsewhere"},
+    "cancelled": {"free_busy": "Busy", "is_cancelled": True},
+    "declined": {"free_busy": "Busy", "my_response": "Decline"},
+}
+BUSY_ONES = {"tentative", "busy", "oof", "elsewhere"}
+
+
+def test_busy_rules_of_synced_items(exchange: EwsHarness) -> None:
+    calendar = exchange.add_calendar("statuses")
+    for number, (name, fields) in enumerate(STATUSES.items()):
+        exchange.control(
+            "events",
+            {"folder_id": calendar, "event": _event(DAY + timedelta(hours=number), subject=name, **fields)},
+        )
+    provider = exchange.provider()
+    try:
+        changes = provider.pull_changes(calendar, cursor=None, known_etags={})
+    finally:
+        provider.close()
+    assert len(changes.upserted) == len(STATUSES)
+    assert _busy_subjects([e.ical for e in changes.upserted], exchange.email) == BUSY_ONES
+
+
+def test_live_busy_times_of_a_sub_folder_follow_the_same_rules(exchange: EwsHarness) -> None:
+    calendar = exchange.add_calendar("live")
+    for number, (name, fields) in enumerate(STATUSES.items()):
+        exchange.control(
+            "events",
+            {"folder_id": calendar, "event": _event(DAY + timedelta(hours=number), subject=name, **fields)},
+        )
+    provider = exchange.provider()
+    try:
+        events = provider.busy_times([calendar], WINDOW)
+    finally:
+        provider.close()
+    assert _busy_subjects([e.ical for e in events], exchange.email) == BUSY_ONES
+
+
+def test_the_default_calendar_is_checked_with_get_user_availability(
+    exchange: EwsHarness, emulator: RunningEmulator
+) -> None:
+    main = exchange.mailbox.calendar_id
+    for number, (name, fields) in enumerate(STATUSES.items()):
+        exchange.control(
+            "events",
+            {"folder_id": main, "event": _event(DAY + timedelta(hours=number), subject=name, **fields)},
+        )
+    provider = exchange.provider()
+    try:
+        provider.discover()
+        emulator.state.requests.clear()
+        events = provider.busy_times([main], WINDOW)
+    finally:
+        provider.close()
+    assert "GetUserAvailabilityRequest" in emulator.state.requests
+    assert "FindItem" not in emulator.state.requests
+    spans = sorted(
+        (o.start, o.end)
+        for e in events
+        for o in ical.busy_occurrences(ical.parse(e.ical), window=WINDOW, default_tz=UTC)
+    )
+    hours = [number for number, name in enumerate(STATUSES) if name in BUSY_ONES]
+    assert spans == [(DAY + timedelta(hours=h), DAY + timedelta(hours=h + 1)) for h in hours]
+
+
+def test_a_series_with_a_moved_and_a_deleted_occurrence(exchange: EwsHarness) -> None:
+    calendar = exchange.add_calendar("series")
+    made = exchange.control(
+        "events",
+        {
+            "folder_id": calendar,
+            "event": _event(
+                DAY + timedelta(hours=9),
+                subject="Standup",
+                time_zone="W. Europe Standard Time",
+                recurrence={"pattern": "daily", "interval": 1, "count": 5},
+            ),
+        },
+    )
+    exchange.control(
+        f"events/{made['id']}/occurrences",
+        {"original_start": _iso(DAY + timedelta(days=1, hours=9)), "delete": True},
+    )
+    exchange.control(
+        f"events/{made['id']}/occurrences",
+        {
+            "original_start": _iso(DAY + timedelta(days=2, hours=9)),
+            "event": _event(DAY + timedelta(days=2, hours=15), subject="Moved standup"),
+        },
+    )
+    provider = exchange.provider()
+    try:
+        [event] = provider.pull_changes(calendar, cursor=None, known_etags={}).upserted
+    finally:
+        provider.close()
+    starts = sorted(
+        o.start for o in ical.busy_occurrences(ical.parse(event.ical), window=WINDOW, default_tz=UTC)
+    )
+    hour = timedelta(hours=1)
+    assert starts == [DAY + 9 * hour, DAY + timedelta(days=2) + 15 * hour] + [
+        DAY + timedelta(days=d) + 9 * hour for d in (3, 4)
+    ]
+
+
+def test_a_quiet_resync_is_one_sync_folder_items_call_whatever_the_size(
+    exchange: EwsHarness, emulator: RunningEmulator
+) -> None:
+    operations = []
+    for size in (5, 600):
+        calendar = exchange.add_calendar(f"quiet-{size}")
+        exchange.control(
+            "events",
+            {
+                "folder_id": calendar,
+                "events": [_event(DAY + timedelta(minutes=10 * i), subject=f"e{i}") for i in range(size)],
+            },
+        )
+        provider = exchange.provider()
+        try:
+            first = provider.pull_changes(calendar, cursor=None, known_etags={})
+            assert len(first.upserted) == size
+            emulator.state.requests.clear()
+            quiet = provider.pull_changes(calendar, cursor=first.cursor, known_etags=etags(first))
+            assert not quiet.upserted and not quiet.deleted
+            operations.append(list(emulator.state.requests))
+        finally:
+            provider.close()
+    assert operations == [["SyncFolderItems"], ["SyncFolderItems"]]
+
+
+def test_an_invalid_sync_state_is_sync_cursor_invalid(
+    exchange: EwsHarness, emulator: RunningEmulator
+) -> None:
+    calendar = exchange.add_calendar("invalid")
+    exchange.put(calendar, "a", ics("a", DAY))
+    provider = exchange.provider()
+    try:
+        first = provider.pull_changes(calendar, cursor=None, known_etags={})
+        emulator.state.invalidate_sync_states()
+        with pytest.raises(SyncCursorInvalid):
+            provider.pull_changes(calendar, cursor=first.cursor, known_etags=etags(first))
+        again = provider.pull_changes(calendar, cursor=None, known_etags=etags(first))
+        assert again.full and again.unchanged == [first.upserted[0].remote_id]
+    finally:
+        provider.close()
+
+
+def test_throttling_is_rate_limited_with_the_servers_back_off(
+    exchange: EwsHarness, emulator: RunningEmulator
+) -> None:
+    calendar = exchange.add_calendar("busy")
+    provider = exchange.provider()
+    try:
+        provider.discover()
+        emulator.state.faults.busy_next(1, back_off_ms=7000)
+        with pytest.raises(RateLimited) as caught:
+            provider.pull_changes(calendar, cursor=None, known_etags={})
+        assert caught.value.retry_after == 7.0
+        emulator.state.faults.fail_next(1, status=503)
+        with pytest.raises(TransientProviderError):
+            provider.pull_changes(calendar, cursor=None, known_etags={})
+        assert provider.pull_changes(calendar, cursor=None, known_etags={}).full
+    finally:
+        provider.close()
+
+
+def test_wrong_and_changed_passwords(exchange: EwsHarness, emulator: RunningEmulator) -> None:
+    wrong = exchange.provider(password="Nope1!")
+    try:
+        with pytest.raises(AuthFailed, match=r"DOMAIN\\user"):
+            wrong.discover()
+    finally:
+        wrong.close()
+    provider = exchange.provider()
+    try:
+        provider.discover()
+        emulator.state.set_password(exchange.email, "Changed2!")
+        with pytest.raises(AuthFailed) as caught:
+            provider.list_calendars()
+        assert caught.value.code == "auth_expired"
+    finally:
+        provider.close()
+
+
+def test_an_unknown_mailbox_is_mailbox_not_found(exchange: EwsHarness, emulator: RunningEmulator) -> None:
+    connection = Connection(
+        server_url=emulator.ews_url,
+        username=exchange.logon,
+        secret=PASSWORD,
+        principal_url="mailto:nobody@contoso.example",
+    )
+    provider = ExchangeProvider(connection, policy=guarded_policy())
+    try:
+        with pytest.raises(MailboxNotFound):
+            provider.discover()
+    finally:
+        provider.close()
+
+
+def test_the_private_network_guard_covers_every_request(
+    exchange: EwsHarness, emulator: RunningEmulator
+) -> None:
+    seen: list[httpx.Request] = []
+    provider = ExchangeProvider(
+        exchange.connection(), policy=NetworkPolicy(event_hooks={"request": [seen.append]})
+    )
+    try:
+        with pytest.raises(AddressForbidden):
+            provider.discover()
+    finally:
+        provider.close()
+    assert not seen  # refused before any byte was sent
+
+
+def test_a_write_sends_no_invitation_and_keeps_our_uid(
+    exchange: EwsHarness, emulator: RunningEmulator
+) -> None:
+    calendar = exchange.add_calendar("writes")
+    draft = EventDraft(
+        uid="booking-7@creneau.example", summary="Session", start=DAY, end=DAY + timedelta(hours=1)
+    )
+    provider = exchange.provider()
+    try:
+        written = provider.create_event(calendar, draft)
+    finally:
+        provider.close()
+    state = HTTP.get(f"{emulator.url}/_emulator/state").json()
+    [item] = [i for i in state["items"] if i["id"] == written.remote_id]
+    assert item["uid"] == draft.uid
+    assert [e["value"] for e in item["extended"]] == [draft.uid]
+    assert item["invitations"] in ("SendToNone", ["SendToNone"])
+    # a second process (a retry after a lost answer) finds it by the extended property, never duplicates
+    other = exchange.provider()
+    try:
+        assert other.create_event(calendar, draft).remote_id == written.remote_id
+    finally:
+        other.close()
+    assert (
+        sum(1 for i in HTTP.get(f"{emulator.url}/_emulator/state").json()["items"] if i["uid"] == draft.uid)
+        == 1
+    )
+
+
+def test_an_item_whose_mime_holds_no_event_is_reported(exchange: EwsHarness) -> None:
+    from creneau.calendars.providers.ews import render
+
+    with pytest.raises(render.Unreadable):
+        render.from_mime(b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n")
+    with pytest.raises(render.Unreadable):
+        render.from_mime(None)
+
+
+def test_no_native_conferencing() -> None:
+    assert ExchangeProvider.capabilities.native_conferencing is None
+    assert not ExchangeProvider.capabilities.push

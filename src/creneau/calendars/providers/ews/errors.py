@@ -64,9 +64,13 @@ def translate(exc: BaseException, *, connecting: bool = False) -> ProviderError:
         return AuthFailed(DOMAIN_HINT) if connecting else AuthExpired(DOMAIN_HINT)
     if isinstance(exc, ex.ErrorServerBusy):
         back_off = getattr(exc, "back_off", None)
+        if back_off is None or text.startswith("Reraised from"):
+            # exchangelib's wrapping of a bare HTTP 5xx or a timeout, with a wait of its own choosing: the
+            # server asked for no back-off
+            return TransientProviderError(f"Exchange could not answer now: {text[:200]}")
         return RateLimited(
             "Exchange is busy (ErrorServerBusy) and asks us to wait",
-            retry_after=float(back_off) if back_off is not None else 60.0,
+            retry_after=float(back_off),
         )
     if isinstance(exc, ex.ErrorInvalidSyncStateData) or name in ("ErrorInvalidSyncStateData",):
         return SyncCursorInvalid("Exchange no longer accepts this sync state; a full sync is needed")

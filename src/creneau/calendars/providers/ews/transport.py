@@ -71,6 +71,9 @@ class GuardedAdapter(requests.adapters.HTTPAdapter):
             url = parse_url(request.url or "")
             if url.scheme not in ("http", "https") or not url.host:
                 raise AddressForbidden("only http:// and https:// server URLs are supported")
+            # Refused before the hooks see it (nothing is sent); the connection checks again for itself.
+            port = url.port or (443 if url.scheme == "https" else 80)
+            resolve_checked(url.host.strip("[]"), port, guard.policy.networks())
             hooks = (guard.policy.event_hooks or {}).get("request", [])
             if hooks:
                 seen = httpx.Request(request.method or "POST", request.url or "", headers=_headers(request))
