@@ -98,6 +98,8 @@ def translate(exc: BaseException, *, connecting: bool = False) -> ProviderError:
     if name in _TRANSIENT or isinstance(exc, ex.ErrorTimeoutExpired):
         return TransientProviderError(f"Exchange could not answer now ({name})")
     if isinstance(exc, ex.MalformedResponseError):
+        if not connecting:  # a server that answered EWS before: a broken answer (a 500 page) is passing
+            return TransientProviderError(f"Exchange sent an answer that is not EWS: {text[:200]}")
         return NotExchange("the address answers, but not as Exchange Web Services")
     if isinstance(exc, ex.RedirectError | ex.RelativeRedirect):
         return NotExchange("the EWS address redirects elsewhere; give the final EWS address")
