@@ -501,3 +501,46 @@ def test_an_item_whose_mime_holds_no_event_is_reported(exchange: EwsHarness) -> 
 def test_no_native_conferencing() -> None:
     assert ExchangeProvider.capabilities.native_conferencing is None
     assert not ExchangeProvider.capabilities.push
+
+
+@pytest.fixture(scope="module")
+def https_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningEmulator, str]]:
+    """The emulator on HTTPS with a certificate of a private CA (trustme), as companies run Exchange."""
+    trustme = pytest.importorskip("trustme")
+    folder = tmp_path_factory.mktemp("ews-tls")
+    ca = trustme.CA()
+    pem, ca_file = folder / "server.pem", folder / "ca.pem"
+    ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(pem))
+    ca.cert_pem.write_to_path(str(ca_file))
+    running = start(ssl_certfile=str(pem), ssl_keyfile=str(pem))
+    yield running, str(ca_file)
+    running.stop()
+
+
+def test_tls_is_verified_against_the_configured_ca_bundle(
+    https_emulator: tuple[RunningEmulator, str],
+) -> None:
+    from creneau.errors import TlsUntrusted
+
+    running, ca_file = https_emulator
+    assert running.ews_url.startswith("https://")
+    email = f"tls{next(_numbers):03d}@contoso.example"
+    running.state.add_mailbox(email, PASSWORD, username=email.split("@")[0])
+    connection = Connection(
+        server_url=running.ews_url,
+        username=f"CONTOSO\\{email.split('@')[0]}",
+        secret=PASSWORD,
+        principal_url=f"mailto:{email}",
+    )
+    untrusted = ExchangeProvider(connection, policy=guarded_policy())
+    try:
+        with pytest.raises(TlsUntrusted, match="CRENEAU_EWS_CA_BUNDLE"):
+            untrusted.discover()
+    finally:
+        untrusted.close()
+    trusted = ExchangeProvider(connection, policy=guarded_policy(), ca_bundle=ca_file)
+    try:
+        assert trusted.discover().email_addresses == (email,)
+        assert [c.name for c in trusted.list_calendars()] == ["Calendar"]
+    finally:
+        trusted.close()
