@@ -29,6 +29,7 @@ PROVIDER_LABELS = {
     "google_legacy": "Google",
     "office365": "Office 365",
     "outlook": "Outlook.com",
+    "exchange": "Exchange",
 }
 
 
@@ -86,6 +87,72 @@ def connect_account(
         principal_url=info.principal_url,
         home_url=info.home_url,
         owner_addresses="\n".join(sorted(addresses)),
+        timezone=info.timezone or ctx.settings.default_timezone,
+        credentials=ctx.vault.encrypt(password),
+        status="syncing",
+    )
+    account.calendars = [_new_calendar(rc) for rc in remote_calendars]
+    session.add(account)
+    session.flush()
+    return account
+
+
+def connect_exchange_account(
+    session: Session,
+    *,
+    ctx: EngineContext,
+    researcher_id: int,
+    email: str,
+    username: str,
+    password: str,
+    ews_url: str | None = None,
+) -> CalendarAccount:
+    """Connect an on-premises Exchange mailbox: Autodiscover from ``email`` when ``ews_url`` is empty, else
+    that EWS address; then store the account (its password encrypted) and every calendar folder.
+
+    :raises ValidationFailed: a missing or malformed field, or an account already connected.
+    :raises AuthFailed, AutodiscoverFailed, NotExchange, TlsUntrusted, MailboxNotFound, ServerUnreachable,
+        AddressForbidden, RateLimited: from discovery; nothing is stored.
+    """
+    email = email.strip()
+    if "@" not in email or email.startswith("@") or email.endswith("@") or " " in email:
+        raise ValidationFailed("Enter a valid email address.", field="email")
+    username = username.strip() or email
+    if not password:
+        raise ValidationFailed("a password is required", field="password")
+    url = (ews_url or "").strip()
+    if url:
+        if "://" not in url:
+            url = "https://" + url
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValidationFailed("the server URL must start with https:// or http://", field="ews_url")
+    connection = Connection(url, username, password, principal_url=f"mailto:{email}")
+    remote = open_provider(
+        "exchange", connection, policy=ctx.policy, options={"ca_bundle": ctx.settings.ews_ca_bundle}
+    )
+    try:
+        info = remote.discover()
+        remote_calendars = remote.list_calendars()
+    finally:
+        remote.close()
+    duplicate = session.scalar(
+        select(CalendarAccount.id).where(
+            CalendarAccount.researcher_id == researcher_id,
+            CalendarAccount.principal_url == info.principal_url,
+        )
+    )
+    if duplicate is not None:
+        raise ValidationFailed("this account is already connected", field="email")
+    account = CalendarAccount(
+        researcher_id=researcher_id,
+        provider="exchange",
+        display_name=info.display_name or email,
+        server_url=info.home_url,  # the EWS address, found by Autodiscover or typed
+        username=username,
+        principal_url=info.principal_url,
+        home_url=info.home_url,
+        owner_addresses="\n".join(sorted({a.lower() for a in info.email_addresses} | {email.lower()})),
         timezone=info.timezone or ctx.settings.default_timezone,
         credentials=ctx.vault.encrypt(password),
         status="syncing",

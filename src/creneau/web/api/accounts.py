@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from creneau.calendars.accounts import (
     connect_account,
+    connect_exchange_account,
     get_account,
     list_accounts,
     set_check_conflicts,
@@ -58,15 +59,26 @@ def create_account(
 ) -> AccountOut | Response:
     """Connect a calendar account; it is checked against its server first, then synced in the background."""
     try:
-        account = connect_account(
-            session,
-            ctx=runtime.ctx,
-            researcher_id=researcher.id,
-            provider=body.provider,
-            server_url=body.server_url,
-            username=body.username,
-            password=body.password.get_secret_value(),
-        )
+        if body.provider == "exchange":
+            account = connect_exchange_account(
+                session,
+                ctx=runtime.ctx,
+                researcher_id=researcher.id,
+                email=body.email or "",
+                username=body.username,
+                password=body.password.get_secret_value(),
+                ews_url=body.server_url,
+            )
+        else:
+            account = connect_account(
+                session,
+                ctx=runtime.ctx,
+                researcher_id=researcher.id,
+                provider=body.provider,
+                server_url=body.server_url,
+                username=body.username,
+                password=body.password.get_secret_value(),
+            )
     except ProviderError as exc:
         session.rollback()
         return respond(request, problem_for(exc, provider=body.provider))
