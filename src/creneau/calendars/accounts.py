@@ -106,6 +106,7 @@ def connect_exchange_account(
     username: str,
     password: str,
     ews_url: str | None = None,
+    url_field: str = "ews_url",
 ) -> CalendarAccount:
     """Connect an on-premises Exchange mailbox: Autodiscover from ``email`` when ``ews_url`` is empty, else
     that EWS address; then store the account (its password encrypted) and every calendar folder.
@@ -126,7 +127,7 @@ def connect_exchange_account(
             url = "https://" + url
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValidationFailed("the server URL must start with https:// or http://", field="ews_url")
+            raise ValidationFailed("the server URL must start with https:// or http://", field=url_field)
     connection = Connection(url, username, password, principal_url=f"mailto:{email}")
     remote = open_provider(
         "exchange", connection, policy=ctx.policy, options={"ca_bundle": ctx.settings.ews_ca_bundle}

@@ -68,6 +68,7 @@ def create_account(
                 username=body.username,
                 password=body.password.get_secret_value(),
                 ews_url=body.server_url,
+                url_field="server_url",
             )
         else:
             account = connect_account(
