@@ -150,7 +150,7 @@ def test_each_exchange_error_has_its_own_words_and_stores_nothing(
 def test_the_errors_in_english(
     client: TestClient, signed_in: str, emulator: RunningEmulator, mailbox: tuple[str, str]
 ) -> None:
-    email, logon = mailbox
+    email, _logon = mailbox
     page = client.post(
         f"{PAGE}/exchange",
         data={"csrf_token": signed_in, "email": email, "username": email, "password": "nope"},
