@@ -97,6 +97,19 @@ def connect_account(
     return account
 
 
+def _ews_url(value: str | None, *, field: str) -> str:
+    """A typed EWS address made absolute, or "" (Autodiscover). :raises ValidationFailed: not http(s)."""
+    url = (value or "").strip()
+    if not url:
+        return ""
+    if "://" not in url:
+        url = "https://" + url
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationFailed("the server URL must start with https:// or http://", field=field)
+    return url
+
+
 def connect_exchange_account(
     session: Session,
     *,
@@ -121,13 +134,7 @@ def connect_exchange_account(
     username = username.strip() or email
     if not password:
         raise ValidationFailed("a password is required", field="password")
-    url = (ews_url or "").strip()
-    if url:
-        if "://" not in url:
-            url = "https://" + url
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValidationFailed("the server URL must start with https:// or http://", field=url_field)
+    url = _ews_url(ews_url, field=url_field)
     connection = Connection(url, username, password, principal_url=f"mailto:{email}")
     remote = open_provider(
         "exchange", connection, policy=ctx.policy, options={"ca_bundle": ctx.settings.ews_ca_bundle}

@@ -53,6 +53,23 @@ _TRANSIENT = (
 )
 
 
+def _by_code(name: str) -> ProviderError | None:
+    """The error for an EWS response code that says exactly what happened (None: not one of those)."""
+    if name == "ErrorInvalidSyncStateData":
+        return SyncCursorInvalid("Exchange no longer accepts this sync state; a full sync is needed")
+    if name in ("ErrorIrresolvableConflict", "ErrorChangeKeyRequiredForWriteOperations"):
+        return PreconditionFailed("the event changed on the Exchange server since we read it")
+    if name in _NOT_FOUND:
+        return RemoteNotFound(f"Exchange: {name}")
+    if name in _MAILBOX:
+        return MailboxNotFound(f"Exchange has no mailbox for this address ({name})")
+    if name in ("ErrorAccessDenied", "ErrorReadOnlyFolder"):
+        return ProviderError(
+            f"Exchange refused it ({name}, what HTTP calls 403): a read-only calendar, or missing rights"
+        )
+    return None
+
+
 def translate(exc: BaseException, *, connecting: bool = False) -> ProviderError:
     """The error of our tree for ``exc`` (an exchangelib or requests exception). ``connecting``: refused
     credentials are AuthFailed (a new account) rather than AuthExpired (one that used to work)."""
@@ -72,18 +89,9 @@ def translate(exc: BaseException, *, connecting: bool = False) -> ProviderError:
             "Exchange is busy (ErrorServerBusy) and asks us to wait",
             retry_after=float(back_off),
         )
-    if isinstance(exc, ex.ErrorInvalidSyncStateData) or name in ("ErrorInvalidSyncStateData",):
-        return SyncCursorInvalid("Exchange no longer accepts this sync state; a full sync is needed")
-    if isinstance(exc, ex.ErrorIrresolvableConflict) or name == "ErrorChangeKeyRequiredForWriteOperations":
-        return PreconditionFailed("the event changed on the Exchange server since we read it")
-    if name in _NOT_FOUND:
-        return RemoteNotFound(f"Exchange: {name}")
-    if name in _MAILBOX:
-        return MailboxNotFound(f"Exchange has no mailbox for this address ({name})")
-    if isinstance(exc, ex.ErrorAccessDenied) or name in ("ErrorAccessDenied", "ErrorReadOnlyFolder"):
-        return ProviderError(
-            f"Exchange refused it ({name}, what HTTP calls 403): a read-only calendar, or missing rights"
-        )
+    coded = _by_code(name)
+    if coded is not None:
+        return coded
     if isinstance(exc, ex.AutoDiscoverError):
         return AutodiscoverFailed(
             "Autodiscover found no Exchange server for this address; type the EWS address instead"
