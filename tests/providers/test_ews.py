@@ -544,3 +544,25 @@ def test_tls_is_verified_against_the_configured_ca_bundle(
         assert [c.name for c in trusted.list_calendars()] == ["Calendar"]
     finally:
         trusted.close()
+
+
+def test_a_slow_server_is_given_up_after_the_policys_timeout(
+    exchange: EwsHarness, emulator: RunningEmulator
+) -> None:
+    import time
+
+    policy = NetworkPolicy(allowed_private_networks=("127.0.0.0/8",), timeout=1)
+    provider = ExchangeProvider(exchange.connection(), policy=policy)
+    patient = exchange.provider()  # another provider of the same account keeps its own (longer) timeout
+    try:
+        provider.discover()
+        patient.discover()
+        emulator.state.faults.set_delay(2.5)
+        started = time.monotonic()
+        with pytest.raises(TransientProviderError):
+            provider.list_calendars()
+        assert time.monotonic() - started < 2.4
+    finally:
+        emulator.state.faults.clear()
+        provider.close()
+        patient.close()

@@ -59,9 +59,10 @@ class EwsSession:
         self.email = mailbox_of(connection)
         self.guard = transport.Guard(policy=policy, ca_bundle=ca_bundle)
         self._account: Any = None
+        self._timeout = max(int(policy.timeout), 1)
         with _lock:
             transport.install()
-            BaseProtocol.TIMEOUT = max(int(policy.timeout), 1)
+            BaseProtocol.USERAGENT = policy.user_agent
 
     def call(self, work: Callable[[], T], *, connecting: bool = False) -> T:
         """Run ``work`` (exchangelib calls) through the guard, its errors translated."""
@@ -80,7 +81,11 @@ class EwsSession:
 
     def open(self, *, connecting: bool = False) -> Any:
         if self._account is None:
-            self._account = self.call(self._open, connecting=connecting)
+            account = self.call(self._open, connecting=connecting)
+            # exchangelib reads the timeout from the protocol object: set it there, not on the class, so a
+            # live check's short timeout does not shorten a sync running in another thread.
+            account.protocol.TIMEOUT = self._timeout
+            self._account = account
         return self._account
 
     def _open(self) -> Any:
@@ -94,7 +99,7 @@ class EwsSession:
                 retry_policy=FailFast(),
                 version=SERVER_VERSION,
             )
-            _forget(config, failed_only=True)
+            _forget(config)  # a protocol of this provider's own (its timeout, its sessions, its guard)
             return Account(
                 self.email, config=config, autodiscover=False, access_type=DELEGATE, default_timezone=UTC
             )
@@ -111,24 +116,18 @@ class EwsSession:
         account = self._account
         self._account = None
         if account is not None:
-            _forget(account.protocol.config, failed_only=False)
+            _forget(account.protocol.config)
             with contextlib.suppress(Exception):  # closing kept-alive sockets must not fail a sync
                 account.protocol.close()
 
 
-def _forget(config: Any, *, failed_only: bool) -> None:
+def _forget(config: Any) -> None:
     """Drop exchangelib's process-wide cached ``Protocol`` for this endpoint and credentials.
 
     exchangelib keeps one Protocol per (endpoint, credentials) for the life of the process, and caches a
     failure to create one too, so that a server down once at connect time would fail every later try. A
     provider owns its protocol from open to close: each starts from the same state (the same requests
-    whatever ran before in the process), with sessions made under its own guard."""
-    with _lock:
-        try:
-            cached, _ = Protocol[config]
-        except (KeyError, AttributeError):
-            return
-        if failed_only and not isinstance(cached, Exception):
-            return
-        with contextlib.suppress(KeyError):
-            del Protocol[config]
+    whatever ran before in the process), with its own timeout and sessions made under its own guard; a
+    provider still open keeps the protocol it holds."""
+    with _lock, contextlib.suppress(KeyError, AttributeError):
+        del Protocol[config]
