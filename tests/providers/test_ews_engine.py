@@ -197,3 +197,31 @@ def test_an_invalid_sync_state_costs_exactly_one_full_resync(
     assert report.status == "ok" and report.full_resyncs == len(box.calendars)
     again = checked_sync(runtime, account_id, box)
     assert again.full_resyncs == 0 and again.fetched == 0
+
+
+def test_a_calendar_folder_added_or_removed_on_the_server_follows(
+    runtime: Runtime, researcher: Researcher, emulator: RunningEmulator
+) -> None:
+    box = Mailbox(emulator, seed=7)
+    box.add()
+    account_id = add_account(runtime, researcher.id, box)
+    assert checked_sync(runtime, account_id, box).status == "ok"
+    added = emulator.state.add_folder(box.email, "Teaching").id
+    box.calendars.append(added)
+    box.control(
+        "events",
+        {
+            "folder_id": added,
+            "event": {
+                "subject": "Lecture",
+                "start": TODAY.isoformat(),
+                "end": (TODAY + timedelta(hours=2)).isoformat(),
+            },
+        },
+    )
+    assert checked_sync(runtime, account_id, box).status == "ok"
+    assert list(held(runtime, account_id)[added].values()) == ["Lecture"]
+    assert HTTP.delete(f"{emulator.url}/_emulator/folders/{added}").status_code == 204
+    box.calendars.remove(added)
+    assert checked_sync(runtime, account_id, box).status == "ok"
+    assert added not in held(runtime, account_id)
