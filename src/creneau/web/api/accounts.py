@@ -16,6 +16,7 @@ from creneau.calendars.accounts import (
 )
 from creneau.errors import ProviderError
 from creneau.scheduling.disconnect import disconnect_account, disconnect_all
+from creneau.web.api import schemas
 from creneau.web.api.schemas import (
     AccountCreate,
     AccountListOut,
@@ -55,34 +56,58 @@ def get_accounts(request: Request, session: SessionDep, researcher: ApiResearche
     },
 )
 def create_account(
-    request: Request, body: AccountCreate, session: SessionDep, runtime: RuntimeDep, researcher: ApiResearcher
+    request: Request,
+    body: AccountCreate | schemas.ExchangeAccountCreate,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    researcher: ApiResearcher,
 ) -> AccountOut | Response:
     """Connect a calendar account; it is checked against its server first, then synced in the background."""
+    if isinstance(body, schemas.ExchangeAccountCreate):
+        return _create_exchange_account(
+            request, body, session=session, runtime=runtime, researcher=researcher
+        )
+
     try:
-        if body.provider == "exchange":
-            account = connect_exchange_account(
-                session,
-                ctx=runtime.ctx,
-                researcher_id=researcher.id,
-                email=body.email or "",
-                username=body.username,
-                password=body.password.get_secret_value(),
-                ews_url=body.server_url,
-                url_field="server_url",
-            )
-        else:
-            account = connect_account(
-                session,
-                ctx=runtime.ctx,
-                researcher_id=researcher.id,
-                provider=body.provider,
-                server_url=body.server_url,
-                username=body.username,
-                password=body.password.get_secret_value(),
-            )
+        account = connect_account(
+            session,
+            ctx=runtime.ctx,
+            researcher_id=researcher.id,
+            provider=body.provider,
+            server_url=body.server_url,
+            username=body.username,
+            password=body.password.get_secret_value(),
+        )
     except ProviderError as exc:
         session.rollback()
         return respond(request, problem_for(exc, provider=body.provider))
+    session.commit()  # before the job looks for it
+    runtime.jobs.enqueue_sync(account.id)
+    return AccountOut.of(account, translator_for(request))
+
+
+def _create_exchange_account(
+    request: Request,
+    body: schemas.ExchangeAccountCreate,
+    *,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    researcher: ApiResearcher,
+) -> AccountOut | Response:
+    try:
+        account = connect_exchange_account(
+            session,
+            ctx=runtime.ctx,
+            researcher_id=researcher.id,
+            email=body.email,
+            username=body.username,
+            password=body.password.get_secret_value(),
+            ews_url=body.server_url,
+            url_field="server_url",
+        )
+    except ProviderError as exc:
+        session.rollback()
+        return respond(request, problem_for(exc, provider="exchange"))
     session.commit()  # before the job looks for it
     runtime.jobs.enqueue_sync(account.id)
     return AccountOut.of(account, translator_for(request))

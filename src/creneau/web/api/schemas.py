@@ -101,42 +101,17 @@ class AccountListOut(BaseModel):
 class AccountCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    provider: Literal["caldav", "icloud", "exchange"]
-    # Exchange: the mailbox's address (Autodiscover starts from it); listed before server_url so that its
-    # validator can see it.
-    email: str | None = Field(
-        default=None,
-        max_length=320,
-        validate_default=True,
-        description="Required for exchange: the mailbox's email address; refused for the others",
-    )
+    provider: Literal["caldav", "icloud"]
     server_url: str | None = Field(
         default=None,
         max_length=2000,
         validate_default=True,
-        description=(
-            "Required for caldav (e.g. https://caldav.fastmail.com/); refused for icloud; for exchange, "
-            "the EWS address (https://mail.example.org/EWS/Exchange.asmx), left out to use Autodiscover"
-        ),
+        description="Required for caldav (e.g. https://caldav.fastmail.com/); refused for icloud",
     )
-    username: str = Field(
-        min_length=1,
-        max_length=320,
-        description="Apple ID for icloud; DOMAIN\\user, UPN or email for exchange",
-    )
+    username: str = Field(min_length=1, max_length=320, description="Apple ID for icloud")
     password: SecretStr = Field(
         min_length=1, max_length=1024, description="For iCloud, an app-specific password"
     )
-
-    @field_validator("email")
-    @classmethod
-    def _email_fits_provider(cls, value: str | None, info: ValidationInfo) -> str | None:
-        provider = info.data.get("provider")
-        if provider == "exchange" and not (value or "").strip():
-            raise ValueError("is required for exchange")
-        if provider != "exchange" and value:
-            raise ValueError("is only for exchange")
-        return value
 
     @field_validator("server_url")
     @classmethod
@@ -177,3 +152,21 @@ class FreeBusyOut(BaseModel):
     from_: datetime = Field(alias="from")
     to: datetime
     busy: list[BusyPeriod]
+
+
+class ExchangeAccountCreate(BaseModel):
+    """On-premises Exchange (EWS): the mailbox's address; the EWS address, or none to use Autodiscover."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: Literal["exchange"]
+    email: str = Field(min_length=3, max_length=320, description="The mailbox's email address")
+    server_url: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="The EWS address (https://mail.example.org/EWS/Exchange.asmx); left out: Autodiscover",
+    )
+    username: str = Field(
+        min_length=1, max_length=320, description="DOMAIN\\user, the sign-in name (UPN) or the email address"
+    )
+    password: SecretStr = Field(min_length=1, max_length=1024)
