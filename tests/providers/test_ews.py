@@ -566,3 +566,22 @@ def test_a_slow_server_is_given_up_after_the_policys_timeout(
         emulator.state.faults.clear()
         provider.close()
         patient.close()
+
+
+@pytest.mark.parametrize(
+    ("email", "url"),
+    [
+        ("a@" + "b" * 300 + ".example", ""),  # a DNS label too long for Autodiscover
+        ("x@y.example", "https://exa mple.org/EWS/Exchange.asmx"),  # not a URL requests can send
+    ],
+)
+def test_odd_input_is_one_of_our_errors(email: str, url: str) -> None:
+    from creneau.errors import AutodiscoverFailed, NotExchange
+
+    connection = Connection(url, "CONTOSO\\x", "pw", principal_url=f"mailto:{email}")
+    provider = ExchangeProvider(connection, policy=guarded_policy())
+    try:
+        with pytest.raises(AutodiscoverFailed if not url else NotExchange):
+            provider.discover()
+    finally:
+        provider.close()

@@ -131,6 +131,8 @@ def test_each_exchange_error_has_its_own_words_and_stores_nothing(
         ({"email": "nobody@contoso.example"}, "n'a pas de boîte aux lettres"),
         ({"ews_url": not_ews}, "ce n'est pas une adresse Exchange Web Services"),
         ({"ews_url": "ftp://mail.contoso.example/"}, "doit commencer par https://"),
+        ({"ews_url": "http://[::1"}, "doit commencer par https://"),
+        ({"ews_url": "https://mail.contoso.example:99999/"}, "doit commencer par https://"),
         ({"email": "not-an-address"}, "adresse e-mail"),
     ]
     for fields, words in cases:

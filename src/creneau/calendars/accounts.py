@@ -104,8 +104,12 @@ def _ews_url(value: str | None, *, field: str) -> str:
         return ""
     if "://" not in url:
         url = "https://" + url
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # a broken IPv6 literal, a port out of range
+        valid = False
+    if not valid or any(c.isspace() or ord(c) < 32 for c in url):
         raise ValidationFailed("the server URL must start with https:// or http://", field=field)
     return url
 

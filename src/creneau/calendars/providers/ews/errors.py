@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+import dns.exception
 import requests
 from exchangelib import errors as ex  # type: ignore[import-untyped]
 
@@ -16,6 +17,7 @@ from creneau.errors import (
     AuthExpired,
     AuthFailed,
     AutodiscoverFailed,
+    CreneauError,
     MailboxNotFound,
     NotExchange,
     PreconditionFailed,
@@ -92,7 +94,9 @@ def translate(exc: BaseException, *, connecting: bool = False) -> ProviderError:
     coded = _by_code(name)
     if coded is not None:
         return coded
-    if isinstance(exc, ex.AutoDiscoverError):
+    if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
+        return NotExchange("the EWS address is not a valid https:// address")
+    if isinstance(exc, ex.AutoDiscoverError | dns.exception.DNSException):
         return AutodiscoverFailed(
             "Autodiscover found no Exchange server for this address; type the EWS address instead"
         )
@@ -131,5 +135,7 @@ def boundary(*, connecting: bool = False) -> Iterator[None]:
         yield
     except ProviderError:
         raise
-    except (ex.EWSError, requests.exceptions.RequestException) as exc:
+    except CreneauError:
+        raise
+    except Exception as exc:  # the library's boundary: whatever it raises (DNS, URL parsing...) becomes ours
         raise translate(exc, connecting=connecting) from exc
