@@ -18,7 +18,8 @@ pytest.importorskip("exchangelib")
 
 from creneau.emulators.ews import RunningEmulator, start
 from creneau.runtime import Runtime
-from creneau.store.models import CalendarAccount, Researcher
+from creneau.store.models import Calendar, CalendarAccount, Researcher
+from tests.scheduling.conftest import make_session
 from tests.web.conftest import seen
 from tests.web.test_api import token_for
 
@@ -174,24 +175,34 @@ def test_the_errors_in_english(
     assert "as DOMAIN\\user (or user@domain)" in seen(page)
 
 
-def test_connect_from_a_session_comes_back_to_it(
-    client: TestClient, signed_in: str, emulator: RunningEmulator, mailbox: tuple[str, str]
+def test_connect_from_a_session_comes_back_to_it_and_says_which_video_link(
+    client: TestClient,
+    signed_in: str,
+    runtime: Runtime,
+    researcher: Researcher,
+    emulator: RunningEmulator,
+    mailbox: tuple[str, str],
 ) -> None:
     email, logon = mailbox
-    page = client.post(
-        f"{PAGE}/exchange",
-        data={
-            "csrf_token": signed_in,
-            "email": email,
-            "username": logon,
-            "password": PASSWORD,
-            "ews_url": emulator.ews_url,
-            "next": "/sessions/999999/settings",
-        },
-        follow_redirects=False,
+    study_session = make_session(runtime, researcher, destination=None)
+    settings_path = f"/sessions/{study_session.id}/settings"
+    assert 'action="/settings/integrations/exchange"' in client.get(settings_path).text
+    page = connect(
+        client,
+        signed_in,
+        email=email,
+        username=logon,
+        password=PASSWORD,
+        ews_url=emulator.ews_url,
+        next=settings_path,
     )
-    assert page.status_code == 303
-    assert page.headers["location"].startswith("/sessions/999999/settings?calendar=")
+    assert page.url.path == settings_path
+    with runtime.ctx.sessions() as db:
+        calendar = db.scalars(select(Calendar).where(Calendar.name == "Calendar")).one()
+    assert str(page.url).endswith(f"?calendar={calendar.id}#destination")
+    assert f'<option value="{calendar.id}" selected>' in page.text
+    assert "ne peuvent pas créer de réunions Teams" in seen(page)
+    assert "lien Jitsi Meet" in seen(page)
 
 
 def test_api_connects_exchange(
