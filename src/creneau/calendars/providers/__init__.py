@@ -30,12 +30,12 @@ class Entry:
 _REGISTRY: dict[str, Entry] = {
     "caldav": Entry("creneau.calendars.providers.caldav:CalDAVProvider"),
     "icloud": Entry("creneau.calendars.providers.caldav:CalDAVProvider"),
-    "exchange": Entry("creneau.calendars.providers.ews:ExchangeProvider"),
     "google": Entry("creneau.calendars.providers.google:GoogleProvider", webhooks=("google",)),
     "msgraph": Entry(
         "creneau.calendars.providers.msgraph:MicrosoftGraphProvider",
         webhooks=("microsoft", "microsoft/lifecycle"),
     ),
+    "exchange": Entry("creneau.calendars.providers.ews:ExchangeProvider"),
 }
 
 

@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Request, status
 from fastapi.responses import Response
 
+from creneau.calendars import accounts as account_service
 from creneau.calendars.accounts import (
     connect_account,
-    connect_exchange_account,
     get_account,
     list_accounts,
     set_check_conflicts,
@@ -95,7 +95,7 @@ def _create_exchange_account(
     researcher: ApiResearcher,
 ) -> AccountOut | Response:
     try:
-        account = connect_exchange_account(
+        account = account_service.connect_exchange_account(
             session,
             ctx=runtime.ctx,
             researcher_id=researcher.id,

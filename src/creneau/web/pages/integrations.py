@@ -10,9 +10,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from creneau.calendars import accounts as account_service
 from creneau.calendars.accounts import (
     connect_account,
-    connect_exchange_account,
     get_account,
     list_accounts,
     set_check_conflicts,
@@ -149,7 +149,7 @@ def connect_exchange(
     """Connect Exchange: Autodiscover from the email address, or the EWS address once it is shown."""
     back = local_path(next, "") if next.startswith("/sessions/") else ""
     try:
-        account = connect_exchange_account(
+        account = account_service.connect_exchange_account(
             session,
             ctx=runtime.ctx,
             researcher_id=researcher.id,
