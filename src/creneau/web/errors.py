@@ -170,10 +170,6 @@ LINK_MESSAGES: Mapping[str, str] = {
 }
 
 _PROVIDER_STATUS: Mapping[str, int] = {
-    "autodiscover_failed": 422,
-    "not_exchange": 422,
-    "tls_untrusted": 422,
-    "mailbox_not_found": 422,
     "auth_failed": 422,
     "auth_expired": 422,
     "not_caldav": 422,
@@ -181,17 +177,21 @@ _PROVIDER_STATUS: Mapping[str, int] = {
     "precondition_failed": 409,
     "rate_limited": 503,
     "remote_not_found": 502,
+    "autodiscover_failed": 422,
+    "not_exchange": 422,
+    "tls_untrusted": 422,
+    "mailbox_not_found": 422,
 }
 _PROVIDER_FIELD: Mapping[str, str] = {
-    "autodiscover_failed": "ews_url",
-    "not_exchange": "ews_url",
-    "tls_untrusted": "ews_url",
-    "mailbox_not_found": "email",
     "auth_failed": "password",
     "auth_expired": "password",
     "not_caldav": "server_url",
     "address_forbidden": "server_url",
     "unreachable": "server_url",
+    "autodiscover_failed": "ews_url",
+    "not_exchange": "ews_url",
+    "tls_untrusted": "ews_url",
+    "mailbox_not_found": "email",
 }
 
 
