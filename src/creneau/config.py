@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     icloud_caldav_url: str = "https://caldav.icloud.com"
     # Networks a user-typed server URL may resolve into although they are private (e.g. "127.0.0.0/8").
     allowed_private_networks: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Exchange (EWS): a PEM bundle of the CAs that Exchange servers' certificates chain to (companies often
+    # use an internal CA); unset: the public CAs. TLS verification is never turned off.
+    ews_ca_bundle: str | None = None
 
     # Booking.
     live_check_timeout_seconds: float = Field(default=4.0, gt=0, le=60)  # live check at booking

@@ -13,7 +13,11 @@
         ├── AuthFailed                the server refused the credentials (401/403 on login)
         │   └── AuthExpired           a previously working account is refused now: "reconnect needed"
         ├── ServerUnreachable         DNS failure, refused connection, TLS error, timeout
+        │   ├── AutodiscoverFailed    Exchange: Autodiscover found no server for the address
+        │   └── TlsUntrusted          the certificate does not chain to a trusted CA (internal CA?)
         ├── NotCalDAV                 the URL answers, but not as a CalDAV server
+        │   └── NotExchange           ... nor as Exchange Web Services
+        ├── MailboxNotFound           Exchange: no such mailbox on the server
         ├── AddressForbidden          the URL resolves to a network we refuse to reach (SSRF guard)
         ├── InvalidServerUrl          the URL cannot be read: bad host name, port, user info, control chars
         ├── NotAFeed                  the URL answers, but not with an iCalendar feed
@@ -152,3 +156,30 @@ class SyncCursorInvalid(ProviderError):
 
 class TransientProviderError(ProviderError):
     code = "transient"
+
+
+# -- Exchange (EWS): what connecting an Exchange account can meet besides the errors above ----------------
+
+
+class AutodiscoverFailed(ServerUnreachable):
+    """Autodiscover found no Exchange server for the address (the EWS address can be typed instead)."""
+
+    code = "autodiscover_failed"
+
+
+class NotExchange(NotCalDAV):
+    """The address answers, but not as Exchange Web Services."""
+
+    code = "not_exchange"
+
+
+class TlsUntrusted(ServerUnreachable):
+    """The server's TLS certificate does not chain to a trusted CA (an internal CA needs its bundle)."""
+
+    code = "tls_untrusted"
+
+
+class MailboxNotFound(ProviderError):
+    """The server has no mailbox for the address (or the account may not open it)."""
+
+    code = "mailbox_not_found"

@@ -13,6 +13,7 @@ from creneau.calendars import providers
 from creneau.calendars.context import EngineContext, network_policy
 from creneau.calendars.providers.base import CalendarProvider, Connection
 from creneau.calendars.providers.caldav import CalDAVProvider
+from creneau.calendars.providers.ews import ExchangeProvider
 from creneau.calendars.providers.google import GoogleProvider
 from creneau.calendars.providers.ics import IcsProvider
 from creneau.calendars.providers.msgraph import MicrosoftGraphProvider
@@ -25,6 +26,7 @@ TOKENS = '{"access_token": "t", "refresh_token": "r", "expires_at": null}'
 def test_every_kind_loads_its_class_once() -> None:
     expected = {
         "caldav": CalDAVProvider,
+        "exchange": ExchangeProvider,
         "icloud": CalDAVProvider,
         "google": GoogleProvider,
         "ics": IcsProvider,
@@ -41,7 +43,7 @@ def test_an_unknown_kind_is_refused_naming_the_known_ones(kind: str) -> None:
     with pytest.raises(providers.UnknownProvider) as caught:
         providers.load(kind)
     assert repr(kind) in str(caught.value)
-    assert "caldav, google, icloud, ics, msgraph" in str(caught.value)
+    assert "caldav, exchange, google, icloud, ics, msgraph" in str(caught.value)
 
 
 def test_webhook_paths_go_to_the_provider_that_declared_them() -> None:

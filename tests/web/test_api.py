@@ -132,7 +132,8 @@ def account_name(account: dict[str, object]) -> str:
         ),
         ({"provider": "caldav", "username": "a", "password": "b"}, "server_url"),
         ({"provider": "caldav", "server_url": "https://x.example/", "username": "a"}, "password"),
-        ({"provider": "exchange", "username": "a", "password": "b"}, "provider"),
+        ({"provider": "ews", "username": "a", "password": "b"}, "provider"),
+        ({"provider": "exchange", "username": "a", "password": "b"}, "email"),
         ({"provider": "icloud", "username": "a", "password": "b", "colour": "red"}, "colour"),
     ],
 )

@@ -420,6 +420,19 @@ EXPECTATIONS: dict[tuple[str, str], Expect] = {
             )
         ],
     ),
+    ("POST", "/settings/integrations/exchange"): Expect(
+        "caller",
+        attempts=lambda w, who: [
+            Attempt(
+                body={
+                    "email": "x@nowhere.invalid",
+                    "username": "x",
+                    "password": "y",
+                    "ews_url": "ftp://nowhere",
+                }
+            )
+        ],
+    ),
     ("POST", "/settings/integrations/accounts/{account_id}/sync"): Expect("personal", mine("account")),
     ("POST", "/settings/integrations/calendars/{calendar_id}/conflicts"): Expect(
         "personal", mine("calendar", body={"check_conflicts": "off"})

@@ -25,6 +25,7 @@ from creneau.errors import CreneauError, InvalidServerUrl, NotFound, ValidationF
 from creneau.store.models import Calendar, CalendarAccount, CalendarSyncState, SyncedEvent
 
 PROVIDER_LABELS = {
+    "exchange": "Exchange",
     "caldav": "CalDAV",
     "icloud": "iCloud",
     "google": "Google",
@@ -249,12 +250,12 @@ def _server_url_for(ctx: EngineContext, *, provider: str, server_url: str | None
     return _checked_url(url)
 
 
-def _checked_url(url: str) -> str:
-    """:raises ValidationFailed: on ``server_url`` when :func:`check_server_url` refuses ``url``."""
+def _checked_url(url: str, *, field: str = "server_url") -> str:
+    """:raises ValidationFailed: on ``field`` when :func:`check_server_url` refuses ``url``."""
     try:
         return check_server_url(url)
     except InvalidServerUrl as exc:
-        raise ValidationFailed(exc.message_id, field="server_url", params=exc.params) from None
+        raise ValidationFailed(exc.message_id, field=field, params=exc.params) from None
 
 
 def shown_server_url(url: str) -> str:
@@ -357,3 +358,79 @@ def set_check_conflicts(session: Session, *, researcher_id: int, calendar_id: in
     calendar.check_conflicts = enabled
     session.flush()
     return calendar
+
+
+# -- Exchange (EWS) ------------------------------------------------------------------------------------
+
+
+def _ews_url(value: str | None, *, field: str) -> str:
+    """A typed EWS address made absolute, or "" (Autodiscover).
+
+    :raises ValidationFailed: on ``field`` when the shared server-URL check refuses it."""
+    url = (value or "").strip()
+    if not url:
+        return ""
+    if "://" not in url:
+        url = "https://" + url
+    return _checked_url(url, field=field)
+
+
+def connect_exchange_account(
+    session: Session,
+    *,
+    ctx: EngineContext,
+    researcher_id: int,
+    email: str,
+    username: str,
+    password: str,
+    ews_url: str | None = None,
+    url_field: str = "ews_url",
+) -> CalendarAccount:
+    """Connect an on-premises Exchange mailbox: Autodiscover from ``email`` when ``ews_url`` is empty, else
+    that EWS address; then store the account (its password encrypted) and every calendar folder.
+
+    :raises ValidationFailed: a missing or malformed field, or an account already connected.
+    :raises AuthFailed, AutodiscoverFailed, NotExchange, TlsUntrusted, MailboxNotFound, ServerUnreachable,
+        AddressForbidden, RateLimited: from discovery; nothing is stored.
+    """
+    email = email.strip()
+    if "@" not in email or email.startswith("@") or email.endswith("@") or " " in email:
+        raise ValidationFailed("Enter a valid email address.", field="email")
+    username = username.strip() or email
+    if not password:
+        raise ValidationFailed("a password is required", field="password")
+    url = _ews_url(ews_url, field=url_field)
+    connection = Connection(url, username, password, principal_url=f"mailto:{email}")
+    remote = open_provider(
+        "exchange", connection, policy=ctx.policy, options={"ca_bundle": ctx.settings.ews_ca_bundle}
+    )
+    try:
+        info = remote.discover()
+        remote_calendars = remote.list_calendars()
+    finally:
+        remote.close()
+    duplicate = session.scalar(
+        select(CalendarAccount.id).where(
+            CalendarAccount.researcher_id == researcher_id,
+            CalendarAccount.principal_url == info.principal_url,
+        )
+    )
+    if duplicate is not None:
+        raise ValidationFailed("this account is already connected", field="email")
+    account = CalendarAccount(
+        researcher_id=researcher_id,
+        provider="exchange",
+        display_name=info.display_name or email,
+        server_url=info.home_url,  # the EWS address, found by Autodiscover or typed
+        username=username,
+        principal_url=info.principal_url,
+        home_url=info.home_url,
+        owner_addresses="\n".join(sorted({a.lower() for a in info.email_addresses} | {email.lower()})),
+        timezone=info.timezone or ctx.settings.default_timezone,
+        credentials=ctx.vault.encrypt(password),
+        status="syncing",
+    )
+    account.calendars = [_new_calendar(rc) for rc in remote_calendars]
+    session.add(account)
+    session.flush()
+    return account

@@ -37,6 +37,25 @@ API_PREFIX = "/api/"
 # What a researcher reads for each provider error code. iCloud's refusal gets its own words: the usual cause
 # is an Apple ID password typed where an app-specific password is needed.
 PROVIDER_MESSAGES: Mapping[str, str] = {
+    # Exchange (EWS)
+    "auth_failed/exchange": N_(
+        "Exchange refused the username or password. Many Exchange servers want the username as "
+        "DOMAIN\\user (or user@domain), not the email address."
+    ),
+    "auth_expired/exchange": N_(
+        "Exchange refused the password: delete and reconnect the account with the new password "
+        "(username as DOMAIN\\user if needed)."
+    ),
+    "autodiscover_failed": N_(
+        "Autodiscover could not find the Exchange server for this email address. Type the EWS address below."
+    ),
+    "not_exchange": N_("This address answers but is not an Exchange Web Services (EWS) address."),
+    "tls_untrusted": N_(
+        "The Exchange server's certificate is not trusted. If your organisation uses its own certificate "
+        "authority, ask the creneau administrator to add it (CRENEAU_EWS_CA_BUNDLE)."
+    ),
+    "rate_limited/exchange": N_("The Exchange server is busy (throttling); try again in a few minutes."),
+    "mailbox_not_found": N_("The Exchange server has no mailbox for this email address."),
     "auth_failed": N_("The server refused the username or password."),
     "auth_failed/icloud": N_(
         "iCloud refused the password: iCloud needs an app-specific password, not your Apple ID password."
@@ -89,6 +108,7 @@ PROVIDER_MESSAGES: Mapping[str, str] = {
 
 # Field names as a researcher reads them, for "422 naming the field" on pages and in messages.
 FIELD_LABELS: Mapping[str, str] = {
+    "ews_url": N_("EWS address"),
     "email": N_("Email"),
     "password": N_("Password"),
     "username": N_("Username"),
@@ -210,6 +230,10 @@ _PROVIDER_STATUS: Mapping[str, int] = {
     "precondition_failed": 409,
     "rate_limited": 503,
     "remote_not_found": 502,
+    "autodiscover_failed": 422,
+    "not_exchange": 422,
+    "tls_untrusted": 422,
+    "mailbox_not_found": 422,
 }
 _PROVIDER_FIELD: Mapping[str, str] = {
     "auth_failed/ics": "server_url",  # a feed has no password: its address is what to change
@@ -221,6 +245,10 @@ _PROVIDER_FIELD: Mapping[str, str] = {
     "address_forbidden": "server_url",
     "invalid_url": "server_url",
     "unreachable": "server_url",
+    "autodiscover_failed": "ews_url",
+    "not_exchange": "ews_url",
+    "tls_untrusted": "ews_url",
+    "mailbox_not_found": "email",
 }
 
 

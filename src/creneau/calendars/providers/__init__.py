@@ -36,6 +36,7 @@ _REGISTRY: dict[str, Entry] = {
         "creneau.calendars.providers.msgraph:MicrosoftGraphProvider",
         webhooks=("microsoft", "microsoft/lifecycle"),
     ),
+    "exchange": Entry("creneau.calendars.providers.ews:ExchangeProvider"),
 }
 
 

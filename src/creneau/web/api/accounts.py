@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, status
 from fastapi.responses import Response
 
+from creneau.calendars import accounts as account_service
 from creneau.calendars.accounts import (
     connect_account,
     connect_feed,
@@ -16,6 +17,7 @@ from creneau.calendars.accounts import (
 )
 from creneau.errors import ProviderError
 from creneau.scheduling.disconnect import disconnect_account, disconnect_all
+from creneau.web.api import schemas
 from creneau.web.api.schemas import (
     MALFORMED_JSON,
     AccountCreate,
@@ -65,9 +67,18 @@ def get_accounts(request: Request, session: SessionDep, researcher: ApiResearche
     },
 )
 def create_account(
-    request: Request, body: AccountCreate, session: SessionDep, runtime: RuntimeDep, researcher: ApiResearcher
+    request: Request,
+    body: AccountCreate | schemas.ExchangeAccountCreate,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    researcher: ApiResearcher,
 ) -> AccountOut | Response:
     """Connect a calendar account; it is checked against its server first, then synced in the background."""
+    if isinstance(body, schemas.ExchangeAccountCreate):
+        return _create_exchange_account(
+            request, body, session=session, runtime=runtime, researcher=researcher
+        )
+
     try:
         account = connect_account(
             session,
@@ -81,6 +92,33 @@ def create_account(
     except ProviderError as exc:
         session.rollback()
         return respond(request, problem_for(exc, provider=body.provider))
+    session.commit()  # before the job looks for it
+    runtime.jobs.enqueue_sync(account.id)
+    return AccountOut.of(account, translator_for(request))
+
+
+def _create_exchange_account(
+    request: Request,
+    body: schemas.ExchangeAccountCreate,
+    *,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    researcher: ApiResearcher,
+) -> AccountOut | Response:
+    try:
+        account = account_service.connect_exchange_account(
+            session,
+            ctx=runtime.ctx,
+            researcher_id=researcher.id,
+            email=body.email,
+            username=body.username,
+            password=body.password.get_secret_value(),
+            ews_url=body.server_url,
+            url_field="server_url",
+        )
+    except ProviderError as exc:
+        session.rollback()
+        return respond(request, problem_for(exc, provider="exchange"))
     session.commit()  # before the job looks for it
     runtime.jobs.enqueue_sync(account.id)
     return AccountOut.of(account, translator_for(request))

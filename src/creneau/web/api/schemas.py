@@ -189,3 +189,21 @@ class FreeBusyOut(BaseModel):
     from_: datetime = Field(alias="from")
     to: datetime
     busy: list[BusyPeriod]
+
+
+class ExchangeAccountCreate(BaseModel):
+    """On-premises Exchange (EWS): the mailbox's address; the EWS address, or none to use Autodiscover."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: Literal["exchange"]
+    email: str = Field(min_length=3, max_length=320, description="The mailbox's email address")
+    server_url: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="The EWS address (https://mail.example.org/EWS/Exchange.asmx); left out: Autodiscover",
+    )
+    username: str = Field(
+        min_length=1, max_length=320, description="DOMAIN\\user, the sign-in name (UPN) or the email address"
+    )
+    password: SecretStr = Field(min_length=1, max_length=1024)

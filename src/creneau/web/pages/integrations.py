@@ -10,6 +10,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from creneau.calendars import accounts as account_service
 from creneau.calendars.accounts import (
     connect_account,
     connect_feed,
@@ -47,6 +48,9 @@ class ConnectForm:
     error: str = ""
     error_code: str = ""
     error_field: str | None = None
+    email: str = ""  # Exchange
+    ews_url: str = ""  # Exchange: shown once Autodiscover failed, or when one was typed
+    show_ews_url: bool = False
 
 
 def _integrations_page(
@@ -129,6 +133,61 @@ def connect(
         request,
         N_("%(name)s is connected; its calendars are being synchronised."),
         name=f"{provider_label(account.provider)} — {account.username}",
+    )
+    if back:
+        writable = [c for c in account.calendars if not c.read_only]
+        query = f"?calendar={writable[0].id}" if writable else ""
+        return RedirectResponse(f"{back.split('?')[0]}{query}#destination", status_code=303)
+    return RedirectResponse(f"{PAGE}#account-{account.id}", status_code=303)
+
+
+@router.post("/exchange")
+def connect_exchange(
+    request: Request,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    researcher: CurrentResearcher,
+    email: Annotated[str, Form(max_length=320)] = "",
+    username: Annotated[str, Form(max_length=320)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+    ews_url: Annotated[str, Form(max_length=2000)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Connect Exchange: Autodiscover from the email address, or the EWS address once it is shown."""
+    back = local_path(next, "") if next.startswith("/sessions/") else ""
+    try:
+        account = account_service.connect_exchange_account(
+            session,
+            ctx=runtime.ctx,
+            researcher_id=researcher.id,
+            email=email,
+            username=username,
+            password=password,
+            ews_url=ews_url.strip() or None,
+        )
+    except (ValidationFailed, ProviderError) as exc:
+        session.rollback()
+        problem = problem_for(exc, provider="exchange")
+        field = "ews_url" if problem.field == "server_url" else problem.field
+        form = ConnectForm(
+            provider="exchange",
+            email=email,
+            username=username,
+            ews_url=ews_url,
+            show_ews_url=bool(ews_url.strip()) or field == "ews_url",
+            error=problem.text(translator_for(request)),
+            error_code=problem.code,
+            error_field=field,
+        )
+        return _integrations_page(
+            request, session, researcher, status_code=problem.status, form=form, next_path=back
+        )
+    session.commit()
+    runtime.jobs.enqueue_sync(account.id)
+    flash(
+        request,
+        N_("%(name)s is connected; its calendars are being synchronised."),
+        name=f"{provider_label(account.provider)} — {email.strip()}",
     )
     if back:
         writable = [c for c in account.calendars if not c.read_only]
