@@ -18,7 +18,7 @@ from creneau.calendars.oauth import TokenSet, connector_of, is_oauth
 from creneau.calendars.oauth.tokens import revoke
 from creneau.calendars.providers import load as load_provider
 from creneau.calendars.providers import open_provider
-from creneau.calendars.providers.base import Connection, RemoteCalendar
+from creneau.calendars.providers.base import CalendarProvider, Connection, RemoteCalendar
 from creneau.calendars.providers.ics.address import feed_url
 from creneau.calendars.providers.urls import check_server_url, without_user_info
 from creneau.errors import CreneauError, InvalidServerUrl, NotFound, ValidationFailed
@@ -65,6 +65,41 @@ def connect_account(
     if not password:
         raise ValidationFailed("a password is required", field="password")
     remote = open_provider(provider, Connection(url, username, password), policy=ctx.policy)
+    addresses = {username.lower()} if "@" in username else set()
+    return _discover_and_store(
+        session,
+        ctx=ctx,
+        researcher_id=researcher_id,
+        remote=remote,
+        provider=provider,
+        server_url=url,
+        username=username,
+        password=password,
+        addresses=addresses,
+        duplicate_field="username",
+        display_name=username,
+    )
+
+
+def _discover_and_store(
+    session: Session,
+    *,
+    ctx: EngineContext,
+    researcher_id: int,
+    remote: CalendarProvider,
+    provider: str,
+    server_url: str | None,
+    username: str,
+    password: str,
+    addresses: set[str],
+    duplicate_field: str,
+    display_name: str,
+) -> CalendarAccount:
+    """Discover the account behind ``remote`` and store it with its calendars, its password encrypted
+    (``server_url`` None: the address discovery found; ``display_name`` when the server names none). Nothing
+    is stored when discovery fails.
+
+    :raises ValidationFailed: on ``duplicate_field`` when the researcher already connected this account."""
     try:
         info = remote.discover()
         remote_calendars = remote.list_calendars()
@@ -77,19 +112,16 @@ def connect_account(
         )
     )
     if duplicate is not None:
-        raise ValidationFailed("this account is already connected", field="username")
-    addresses = {a.lower() for a in info.email_addresses}
-    if "@" in username:
-        addresses.add(username.lower())
+        raise ValidationFailed("this account is already connected", field=duplicate_field)
     account = CalendarAccount(
         researcher_id=researcher_id,
         provider=provider,
-        display_name=info.display_name or username,
-        server_url=url,
+        display_name=info.display_name or display_name,
+        server_url=server_url or info.home_url,
         username=username,
         principal_url=info.principal_url,
         home_url=info.home_url,
-        owner_addresses="\n".join(sorted(addresses)),
+        owner_addresses="\n".join(sorted({a.lower() for a in info.email_addresses} | addresses)),
         timezone=info.timezone or ctx.settings.default_timezone,
         credentials=ctx.vault.encrypt(password),
         status="syncing",
@@ -404,33 +436,16 @@ def connect_exchange_account(
     remote = open_provider(
         "exchange", connection, policy=ctx.policy, options={"ca_bundle": ctx.settings.ews_ca_bundle}
     )
-    try:
-        info = remote.discover()
-        remote_calendars = remote.list_calendars()
-    finally:
-        remote.close()
-    duplicate = session.scalar(
-        select(CalendarAccount.id).where(
-            CalendarAccount.researcher_id == researcher_id,
-            CalendarAccount.principal_url == info.principal_url,
-        )
-    )
-    if duplicate is not None:
-        raise ValidationFailed("this account is already connected", field="email")
-    account = CalendarAccount(
+    return _discover_and_store(
+        session,
+        ctx=ctx,
         researcher_id=researcher_id,
+        remote=remote,
         provider="exchange",
-        display_name=info.display_name or email,
-        server_url=info.home_url,  # the EWS address, found by Autodiscover or typed
+        server_url=None,  # the EWS address, found by Autodiscover or typed
         username=username,
-        principal_url=info.principal_url,
-        home_url=info.home_url,
-        owner_addresses="\n".join(sorted({a.lower() for a in info.email_addresses} | {email.lower()})),
-        timezone=info.timezone or ctx.settings.default_timezone,
-        credentials=ctx.vault.encrypt(password),
-        status="syncing",
+        password=password,
+        addresses={email.lower()},
+        duplicate_field="email",
+        display_name=email,
     )
-    account.calendars = [_new_calendar(rc) for rc in remote_calendars]
-    session.add(account)
-    session.flush()
-    return account
