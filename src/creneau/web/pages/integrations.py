@@ -20,8 +20,9 @@ from creneau.calendars.accounts import (
     shown_server_url,
 )
 from creneau.errors import ProviderError, ValidationFailed
+from creneau.runtime import Runtime
 from creneau.scheduling.disconnect import DisconnectReport, disconnect_account, disconnect_all
-from creneau.store.models import Researcher
+from creneau.store.models import CalendarAccount, Researcher
 from creneau.web.deps import CurrentResearcher, RuntimeDep, SessionDep
 from creneau.web.deps import get_runtime as runtime_of
 from creneau.web.errors import problem_for
@@ -127,18 +128,7 @@ def connect(
         return _integrations_page(
             request, session, researcher, status_code=problem.status, form=form, next_path=back
         )
-    session.commit()  # the sync job reads the account from its own session
-    runtime.jobs.enqueue_sync(account.id)
-    flash(
-        request,
-        N_("%(name)s is connected; its calendars are being synchronised."),
-        name=f"{provider_label(account.provider)} — {account.username}",
-    )
-    if back:
-        writable = [c for c in account.calendars if not c.read_only]
-        query = f"?calendar={writable[0].id}" if writable else ""
-        return RedirectResponse(f"{back.split('?')[0]}{query}#destination", status_code=303)
-    return RedirectResponse(f"{PAGE}#account-{account.id}", status_code=303)
+    return _connected(request, session, runtime, account, shown=account.username, back=back)
 
 
 @router.post("/exchange")
@@ -182,12 +172,20 @@ def connect_exchange(
         return _integrations_page(
             request, session, researcher, status_code=problem.status, form=form, next_path=back
         )
-    session.commit()
+    return _connected(request, session, runtime, account, shown=email.strip(), back=back)
+
+
+def _connected(
+    request: Request, session: Session, runtime: Runtime, account: CalendarAccount, *, shown: str, back: str
+) -> Response:
+    """After a connect: sync it, say so, and go back where the researcher came from (a session's settings,
+    with the first writable calendar of the new account preselected), else to the account."""
+    session.commit()  # the sync job reads the account from its own session
     runtime.jobs.enqueue_sync(account.id)
     flash(
         request,
         N_("%(name)s is connected; its calendars are being synchronised."),
-        name=f"{provider_label(account.provider)} — {email.strip()}",
+        name=f"{provider_label(account.provider)} — {shown}",
     )
     if back:
         writable = [c for c in account.calendars if not c.read_only]
