@@ -32,7 +32,7 @@ the resync the database is checked against the changes ("verified", as in cloud_
 
 The floor of a resync is one SyncFolderItems per calendar folder: the sync state says "nothing since",
 whatever the calendar's size; changed items then cost one GetItem batch (``multiget_chunk_size`` ids each).
-The summary says how far above that floor creneau is (folder listing, NTLM handshakes).
+The summary says how far above that floor creneau is (folder listing, NTLM challenges).
 """
 
 from __future__ import annotations
@@ -473,8 +473,8 @@ def floor(steps: list[Step]) -> list[str]:
         "plus one GetItem batch when items changed. creneau's no-change resync sends "
         f"{s.http} HTTP requests: {syncs} SyncFolderItems, {others} other EWS operations "
         f"({_ops(Counter({k: v for k, v in s.operations.items() if k != 'SyncFolderItems'}))}: the folder "
-        f"listing of every run) and {s.http - sum(s.operations.values())} requests answered before any "
-        "operation (NTLM handshakes of new connections)."
+        f"listing of every run) and {s.http - sum(s.operations.values())} requests the emulator answered "
+        "with a 401 challenge before any operation (NTLM authentication of new connections)."
     ]
 
 
