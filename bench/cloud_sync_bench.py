@@ -677,7 +677,8 @@ def render(steps: list[Step]) -> str:
     return "\n".join(lines)
 
 
-def _spread(values: list[float]) -> str:
+def spread(values: list[float]) -> str:
+    """Wall times of the rounds: the one figure, or the median and the range."""
     values = sorted(values)
     if len(values) == 1:
         return f"{values[0]:.2f} s"
@@ -699,7 +700,7 @@ def summarize(steps: list[Step], sizes: list[int]) -> str:
                 counts = sorted({sum(s.requests.values()) for s in same})
                 req_cells.append("/".join(map(str, counts)) or "-")
                 cpu = statistics.median(s.cpu for s in same) if same else 0.0
-                time_cells.append(f"{_spread([s.wall for s in same])}, CPU {cpu:.2f} s" if same else "-")
+                time_cells.append(f"{spread([s.wall for s in same])}, CPU {cpu:.2f} s" if same else "-")
             requests.append(f"| {LABELS[provider]} | {name} | {' | '.join(req_cells)} |")
             times.append(f"| {LABELS[provider]} | {name} | {' | '.join(time_cells)} |")
             if name != "initial sync" and len(sizes) > 1:

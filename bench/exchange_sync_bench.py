@@ -54,7 +54,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from benchkit import ChildProcess, fresh_database, machine
-from cloud_sync_bench import ChangeSpec, bench_settings, held, row_counts, verify
+from cloud_sync_bench import ChangeSpec, bench_settings, held, row_counts, spread, verify
 from creneau.calendars.accounts import connect_exchange_account
 from creneau.calendars.context import EngineContext
 from creneau.calendars.sync import SyncReport, sync_account
@@ -416,13 +416,6 @@ def render(steps: list[Step]) -> str:
     return "\n".join(lines)
 
 
-def _spread(values: list[float]) -> str:
-    values = sorted(values)
-    if len(values) == 1:
-        return f"{values[0]:.2f} s"
-    return f"{statistics.median(values):.2f} s ({values[0]:.2f}–{values[-1]:.2f})"
-
-
 def summarize(steps: list[Step], sizes: list[int]) -> str:
     header = " | ".join(f"{n:,} events" for n in sizes)
     rounds = len({s.round for s in steps})
@@ -437,7 +430,7 @@ def summarize(steps: list[Step], sizes: list[int]) -> str:
             ops = sorted({_ops(s.operations) for s in same})
             req_cells.append("/".join(map(str, counts)) + f" ({'; '.join(ops)})" if same else "-")
             cpu = statistics.median(s.cpu for s in same) if same else 0.0
-            time_cells.append(f"{_spread([s.wall for s in same])}, CPU {cpu:.2f} s" if same else "-")
+            time_cells.append(f"{spread([s.wall for s in same])}, CPU {cpu:.2f} s" if same else "-")
         requests.append(f"| Exchange | {name} | {' | '.join(req_cells)} |")
         times.append(f"| Exchange | {name} | {' | '.join(time_cells)} |")
         if name != "initial sync" and len(sizes) > 1:
